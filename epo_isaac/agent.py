@@ -1,0 +1,387 @@
+"""The EPO agent: rl_games' continuous A2C agent with a latent-conditioned population.
+
+Reads top to bottom, one epoch (``train_epoch``):
+  rollout (every agent acts with its own latent) → on-policy targets (GAE / n-step) → off-policy
+  relabelling of follower data under the master's latent → one PPO-style update over both →
+  genetic step on the latents → logs. Spec: ``shared/specs/epo_algorithm.md`` §2–§4.
+``algo: sapg`` is the same agent with the genetic algorithm off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import torch
+from rl_games.algos_torch import torch_ext
+from rl_games.algos_torch.a2c_continuous import A2CAgent
+
+from epo_isaac import losses
+from epo_isaac.checkpoint import atomic_save, check_compatible
+from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.stats import EpochStats
+
+
+class EPOAgent(A2CAgent):
+    """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py)."""
+
+    def __init__(self, base_name: str, params: dict[str, Any]) -> None:
+        super().__init__(base_name, params)
+        cfg = self.config["epo"]
+        self.algo = cfg["algo"]
+        self.num_population = int(cfg["population"]["size"])
+        self.block = block_size(self.num_actors, self.num_population)
+        self.net = self.model.a2c_network
+        self.agent_of_env = agent_ids(self.num_actors, self.num_population, self.ppo_device)
+        self.entropy_coefs = losses.entropy_coefs(self.num_population, cfg["entropy_scale"]).to(self.ppo_device)
+        self.off_cfg = cfg["off_policy"]
+        self.ga_cfg = dict(cfg["ga"])
+        self.ga_enabled = bool(self.ga_cfg.pop("enabled")) and self.algo == "epo"
+        self.ga_interval = int(self.ga_cfg.pop("interval_frames"))
+        self.ga_warmup = int(self.ga_cfg.pop("warmup_frames"))
+        self.genetic = GeneticConfig(**self.ga_cfg)
+        self.value_target = cfg["value_target"]
+        self.nstep = int(cfg["nstep"])
+        seed = int(params.get("seed") or 0)
+        self.ga_generator = torch.Generator().manual_seed(seed + 1)
+        self.sample_generator = torch.Generator().manual_seed(seed + 2)
+        self.fitness = FitnessTracker(self.num_actors, self.num_population, self.ppo_device)
+        self.generation = 0
+        self.last_generation_frame = 0
+        self.stats = EpochStats(self.num_actors, self.num_population, self.ppo_device)
+        self.epoch_summary: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- rollout
+    def _act(self, obs: torch.Tensor, ids: torch.Tensor, rnn_states: Any) -> dict[str, torch.Tensor]:
+        return self.model({"is_train": False, "prev_actions": None, "obs": self._preproc_obs(obs),
+                           "agent_ids": ids, "rnn_states": rnn_states})
+
+    @torch.no_grad()
+    def collect_rollout(self) -> tuple[Rollout, float]:
+        """Step every env ``horizon_length`` times; each agent acts with its own latent (spec §2)."""
+        T, N = self.horizon_length, self.num_actors
+        ro = Rollout.allocate(T, N, self.obs_shape[0], self.actions_num, self.ppo_device)
+        seq_states: list[list[torch.Tensor]] = []
+        step_time = 0.0
+        for t in range(T):
+            if self.is_rnn and t % self.seq_length == 0:
+                seq_states.append([s.clone() for s in self.rnn_states])
+            res = self._act(self.obs["obs"], self.agent_of_env, self.rnn_states)
+            self.rnn_states = res["rnn_states"]
+            ro.obs[t] = self.obs["obs"]
+            ro.starts[t] = self.dones.float()
+            ro.actions[t], ro.neglogp[t] = res["actions"], res["neglogpacs"]
+            ro.values[t], ro.mus[t], ro.sigmas[t] = res["values"][:, 0], res["mus"], res["sigmas"]
+            start = time.perf_counter()
+            self.obs, rewards, self.dones, infos = self.env_step(res["actions"])
+            step_time += time.perf_counter() - start
+            ro.rewards[t] = self.rewards_shaper(rewards)[:, 0]
+            if "time_outs" in infos:
+                ro.time_outs[t] = infos["time_outs"].to(self.ppo_device).float()
+            self._track_episodes(rewards[:, 0], infos)
+            if self.is_rnn and self.dones.any():
+                for s in self.rnn_states:
+                    s[:, self.dones.bool(), :] = 0
+        last = self._act(self.obs["obs"], self.agent_of_env, self.rnn_states)["values"][:, 0]
+        ro.finish(self.obs["obs"], last, self.dones)
+        if self.is_rnn:  # [layers, N, H] per sequence -> [layers, N·T/L, H], env-major
+            ro.rnn_states = [torch.stack([s[i] for s in seq_states], 2).flatten(1, 2)
+                             for i in range(len(self.rnn_states))]
+        return ro, step_time
+
+    def _track_episodes(self, rewards: torch.Tensor, infos: dict[str, Any]) -> None:
+        """Episode bookkeeping: rl_games' meters, per-agent stats and the fitness (spec §1)."""
+        done = self.dones.bool()
+        self.current_rewards[:, 0] += rewards
+        self.current_lengths += 1
+        done_idx = done.nonzero(as_tuple=False)  # [K, 1], the shape rl_games' meters expect
+        self.game_rewards.update(self.current_rewards[done_idx])
+        self.game_lengths.update(self.current_lengths[done_idx])
+        self.game_shaped_rewards.update(self.current_rewards[done_idx])
+        self.algo_observer.process_infos(infos, done_idx)
+        objective = infos.get("true_objective")
+        value = objective.to(self.ppo_device).float() if objective is not None else self.current_rewards[:, 0]
+        self.fitness.update(done, value)
+        self.stats.update(done, self.current_rewards[:, 0], infos)
+        self.current_rewards[done] = 0
+        self.current_lengths[done] = 0
+
+    # ---------------------------------------------------------------- targets
+    def on_policy_targets(self, ro: Rollout) -> torch.Tensor:
+        """Returns ``[T, N]`` of every agent's own transitions (GAE or n-step, spec §2)."""
+        rewards = ro.rewards + self.gamma * ro.values * ro.time_outs
+        if self.value_target == "nstep":
+            return losses.nstep_returns(rewards, ro.values, ro.terminals, ro.last_values, self.gamma, self.nstep)
+        adv = losses.gae(rewards, ro.values, ro.terminals, ro.last_values, self.gamma, self.tau)
+        return adv + ro.values
+
+    @torch.no_grad()
+    def relabel_for_master(self, ro: Rollout) -> dict[str, torch.Tensor] | None:
+        """Follower transitions relabelled with the master's latent (spec §3.1–§3.3).
+
+        Returns rows (env-major) with V_old(s; φ_0), 1-step targets r + γ·V_old(s′; φ_0)·(1 − d′),
+        the master's old policy on them, and the stored behaviour log-probs; ``None`` when M = 1.
+        """
+        cfg = self.off_cfg
+        if not cfg["enabled"] or self.num_population < 2 or self.algo == "ppo":
+            return None
+        T, N = self.horizon_length, self.num_actors
+        if self.is_rnn:
+            envs = sample_follower_envs(N, self.num_population, cfg["sampling"], cfg["ratio"], self.sample_generator)
+            rows = (envs[:, None] * T + torch.arange(T)[None]).flatten()
+            values, next_values, mus, sigmas, rnn_states = self._master_replay_rnn(ro, envs.to(self.ppo_device))
+        else:
+            rows = sample_follower_rows(N, self.num_population, T, cfg["sampling"], cfg["ratio"],
+                                        self.sample_generator)
+            rows_d = rows.to(self.ppo_device)
+            master = torch.zeros(rows.numel(), dtype=torch.long, device=self.ppo_device)
+            now = self._act(flat(ro.obs)[rows_d], master, None)
+            nxt = self._act(flat(ro.next_obs())[rows_d], master, None)
+            values, next_values = now["values"][:, 0], nxt["values"][:, 0]
+            mus, sigmas, rnn_states = now["mus"], now["sigmas"], None
+        rows = rows.to(self.ppo_device)
+        pick = lambda x: flat(x)[rows]  # noqa: E731
+        actions = pick(ro.actions)
+        rewards = pick(ro.rewards) + self.gamma * values * pick(ro.time_outs)
+        returns = losses.one_step_targets(rewards, next_values, pick(ro.terminals), self.gamma)
+        master_neglogp = self.model.neglogp(actions, mus, sigmas, torch.log(sigmas))
+        return {"rows": rows, "values": values, "returns": returns, "mus": mus, "sigmas": sigmas,
+                "master_neglogp": master_neglogp, "rnn_states": rnn_states}
+
+    def _master_replay_rnn(self, ro: Rollout, envs: torch.Tensor):
+        """Replay follower trajectories through the LSTM under φ_0, step by step from each env's
+        stored state at t = 0; returns per-row values, next values, master μ/σ and sequence states."""
+        T, K = self.horizon_length, envs.numel()
+        L, per_env = self.seq_length, self.horizon_length // self.seq_length
+        seq0 = envs * per_env  # stored sequence index of (env, t=0)
+        states = [s[:, seq0].clone() for s in ro.rnn_states]
+        ids = torch.zeros(K, dtype=torch.long, device=self.ppo_device)
+        values, mus, sigmas, seq_states = [], [], [], []
+        for t in range(T + 1):
+            obs = ro.obs[t, envs] if t < T else ro.last_obs[envs]
+            if t > 0:
+                started = (ro.starts[t, envs] if t < T else ro.terminals[T - 1, envs]).bool()
+                for s in states:
+                    s[:, started] = 0
+            if t < T and t % L == 0:
+                seq_states.append([s.clone() for s in states])
+            res = self._act(obs, ids, states)
+            states = list(res["rnn_states"])
+            values.append(res["values"][:, 0])
+            mus.append(res["mus"])
+            sigmas.append(res["sigmas"])
+        v = torch.stack(values, 1)  # [K, T+1]
+        rnn = [torch.stack([s[i] for s in seq_states], 2).flatten(1, 2) for i in range(len(states))]
+        return (v[:, :-1].reshape(-1), v[:, 1:].reshape(-1), torch.stack(mus[:-1], 1).flatten(0, 1),
+                torch.stack(sigmas[:-1], 1).flatten(0, 1), rnn)
+
+    def build_dataset(self, ro: Rollout) -> dict[str, Any]:
+        """On-policy rows of every agent + relabelled follower rows for the master (spec §3.5–§3.6)."""
+        returns = flat(self.on_policy_targets(ro))
+        ids = self.agent_of_env.repeat_interleave(self.horizon_length)
+        n_on = ids.numel()
+        d: dict[str, Any] = {
+            "obs": flat(ro.obs), "actions": flat(ro.actions), "agent_ids": ids,
+            "old_neglogp": flat(ro.neglogp), "master_neglogp": flat(ro.neglogp),
+            "values": flat(ro.values), "returns": returns, "mu": flat(ro.mus), "sigma": flat(ro.sigmas),
+            "dones": flat(ro.starts), "is_off": torch.zeros(n_on, dtype=torch.bool, device=self.ppo_device),
+        }
+        rnn_states = ro.rnn_states
+        off = self.relabel_for_master(ro)
+        if off is not None:
+            rows, k = off["rows"], off["rows"].numel()
+            extra = {
+                "obs": d["obs"][rows], "actions": d["actions"][rows], "agent_ids": torch.zeros_like(rows),
+                "old_neglogp": d["old_neglogp"][rows], "master_neglogp": off["master_neglogp"],
+                "values": off["values"], "returns": off["returns"], "mu": off["mus"], "sigma": off["sigmas"],
+                "dones": d["dones"][rows], "is_off": torch.ones(k, dtype=torch.bool, device=self.ppo_device),
+            }
+            d = {key: torch.cat([d[key], extra[key]]) for key in d}
+            if self.is_rnn:
+                rnn_states = [torch.cat([a, b], 1) for a, b in zip(rnn_states, off["rnn_states"], strict=True)]
+        advantages = d["returns"] - d["values"]
+        if self.normalize_value:
+            self.value_mean_std.train()
+            d["values"] = self.value_mean_std(d["values"][:, None])[:, 0]
+            d["returns"] = self.value_mean_std(d["returns"][:, None])[:, 0]
+            self.value_mean_std.eval()
+        if self.normalize_advantage:  # over the whole batch, on and off rows together (official)
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        d["advantages"] = advantages
+        d["rnn_states"] = rnn_states
+        d["num_off"] = int(d["is_off"].sum())
+        return d
+
+    # ---------------------------------------------------------------- update
+    def minibatches(self, data: dict[str, Any]):
+        """Random minibatches (whole ``seq_length`` sequences for the LSTM), as many as rl_games'
+        ``batch_size // minibatch_size``."""
+        rows = data["obs"].shape[0]
+        unit = self.seq_length if self.is_rnn else 1
+        order = torch.randperm(rows // unit, device=self.ppo_device)
+        for chunk in order.chunk(self.num_minibatches):
+            idx = (chunk[:, None] * unit + torch.arange(unit, device=self.ppo_device)[None]).flatten()
+            mb = {k: v[idx] for k, v in data.items() if isinstance(v, torch.Tensor)}
+            if self.is_rnn:
+                mb["rnn_states"] = [s[:, chunk].contiguous() for s in data["rnn_states"]]
+            yield mb
+
+    def minibatch_loss(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """L_on + λ·L_off for the policy, L_V,on + λ_V·L_V,off for the critic, the per-agent entropy
+        schedule and the bounds loss; rows are weighted and averaged (spec §3.5)."""
+        batch = {"is_train": True, "prev_actions": mb["actions"], "obs": self._preproc_obs(mb["obs"]),
+                 "agent_ids": mb["agent_ids"]}
+        if self.is_rnn:
+            batch.update(rnn_states=mb["rnn_states"], seq_length=self.seq_length, dones=mb["dones"])
+        res = self.model(batch)
+        logp = -res["prev_neglogp"]
+        adv, off = mb["advantages"], mb["is_off"]
+        on_loss = losses.ppo_surrogate(logp, -mb["old_neglogp"], adv, self.e_clip)
+        off_loss = losses.off_policy_surrogate(logp, -mb["old_neglogp"], -mb["master_neglogp"], adv,
+                                               self.e_clip, self.off_cfg["clip"])
+        w_pol = torch.where(off, float(self.off_cfg["weight"]), 1.0)
+        w_val = torch.where(off, float(self.off_cfg["critic_weight"]), 1.0)
+        a_loss = (w_pol * torch.where(off, off_loss, on_loss)).mean()
+        v_loss = losses.value_loss(res["values"][:, 0], mb["values"], mb["returns"], self.e_clip, self.clip_value)
+        c_loss = (w_val * v_loss).mean()
+        entropy = (self.entropy_coefs[mb["agent_ids"]] * res["entropy"]).mean()
+        b_loss = losses.bounds_loss(res["mus"]).mean()
+        loss = a_loss + 0.5 * self.critic_coef * c_loss - entropy + self.bounds_loss_coef * b_loss
+        kl = torch_ext.policy_kl(res["mus"].detach(), res["sigmas"].detach(), mb["mu"], mb["sigma"], True)
+        return loss, {"a_loss": a_loss.detach(), "c_loss": c_loss.detach(), "entropy": res["entropy"].mean().detach(),
+                      "b_loss": b_loss.detach(), "kl": kl}
+
+    def update(self, data: dict[str, Any]) -> dict[str, list[torch.Tensor]]:
+        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on the mean KL."""
+        logs: dict[str, list[torch.Tensor]] = {"a_loss": [], "c_loss": [], "entropy": [], "b_loss": [], "kl": []}
+        self.set_train()
+        for _ in range(self.mini_epochs_num):
+            epoch_kls = []
+            for mb in self.minibatches(data):
+                loss, info = self.minibatch_loss(mb)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.trancate_gradients_and_step()
+                for key, value in info.items():
+                    logs[key].append(value)
+                epoch_kls.append(info["kl"])
+            kl = torch_ext.mean_list(epoch_kls)
+            self.last_lr, self.entropy_coef = self.scheduler.update(
+                self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
+            self.update_lr(self.last_lr)
+            if self.normalize_input:
+                self.model.running_mean_std.eval()
+        return logs
+
+    # ---------------------------------------------------------------- genetic step
+    def genetic_step(self, frames: int) -> dict[str, Any]:
+        """Run a generation when due (spec §4): after warm-up, every ``interval_frames``."""
+        if not self.ga_enabled or frames < self.ga_warmup or frames - self.last_generation_frame < self.ga_interval:
+            return {}
+        fitness = self.fitness.fitness()
+        gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator)
+        event = {"ran": gen.ran, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
+                 "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
+        if gen.ran:
+            apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
+            self.generation += 1
+        if gen.ran or "gate" in gen.reason:  # a closed gate also ends the fitness window
+            self.fitness.reset()
+            self.last_generation_frame = frames
+        return event
+
+    # ---------------------------------------------------------------- epoch
+    def train_epoch(self):
+        """One EPO epoch; returns what rl_games' ``train`` loop expects."""
+        self.vec_env.set_train_info(self.frame, self)
+        self.set_eval()
+        self.stats.reset()
+        start = time.perf_counter()
+        ro, step_time = self.collect_rollout()
+        play_time = time.perf_counter() - start
+        self.curr_frames = self.batch_size
+        data = self.build_dataset(ro)
+        logs = self.update(data)
+        event = self.genetic_step(self.frame + self.curr_frames)
+        total_time = time.perf_counter() - start
+        self.epoch_summary = self.summarise(event, data["num_off"])
+        self.algo_observer.after_steps()
+        return (step_time, play_time, total_time - play_time, total_time, logs["a_loss"], logs["c_loss"],
+                logs["b_loss"], logs["entropy"], logs["kl"], self.last_lr, 1.0)
+
+    def summarise(self, event: dict[str, Any], num_off: int) -> dict[str, Any]:
+        """Scalars of this epoch for TensorBoard/wandb and the console line."""
+        fitness = self.fitness.fitness()
+        summary = self.stats.summary()
+        summary.update({
+            "population/latent_diversity": latent_diversity(self.net.latents.detach()),
+            "population/log_std_mean": self.net.log_std.detach().mean().item(),
+            "ga/generation": self.generation,
+            "off_policy/rows": num_off,
+        })
+        for b in range(self.num_population):
+            if torch.isfinite(fitness[b]):
+                summary[f"fitness/agent_{b}"] = fitness[b].item()
+        finite = fitness[1:][torch.isfinite(fitness[1:])]
+        summary["fitness/mean"] = finite.mean().item() if finite.numel() else float("nan")
+        if event:
+            summary["ga/ran"] = float(event["ran"])
+            summary["ga/rows_replaced"] = len(event["replaced"])
+            summary["ga/gate_statistic"] = event["gate_statistic"]
+            summary["_ga_event"] = event
+        return summary
+
+    def write_stats(self, total_time, epoch_num, step_time, play_time, update_time, a_losses, c_losses,
+                    entropies, kls, last_lr, lr_mul, frame, scaled_time, scaled_play_time, curr_frames):
+        super().write_stats(total_time, epoch_num, step_time, play_time, update_time, a_losses, c_losses,
+                            entropies, kls, last_lr, lr_mul, frame, scaled_time, scaled_play_time, curr_frames)
+        for key, value in self.epoch_summary.items():
+            if not key.startswith("_") and math.isfinite(value):
+                self.writer.add_scalar(key, value, frame)
+        event = self.epoch_summary.get("_ga_event")
+        if event:
+            finite = event["fitness"][torch.isfinite(event["fitness"])]
+            if finite.numel():
+                self.writer.add_histogram("ga/fitness_histogram", finite, frame)
+
+    # ---------------------------------------------------------------- checkpoints
+    def get_full_state_weights(self) -> dict[str, Any]:
+        state = super().get_full_state_weights()
+        state["epo"] = {
+            "meta": self.checkpoint_meta(),
+            "fitness": self.fitness.state_dict(),
+            "generation": self.generation,
+            "last_generation_frame": self.last_generation_frame,
+            "ga_generator": self.ga_generator.get_state(),
+            "sample_generator": self.sample_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        return state
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return {"algo": self.algo, "num_agents": self.num_population, "num_envs": self.num_actors,
+                "obs_dim": int(self.obs_shape[0]), "num_actions": int(self.actions_num),
+                "latent_dim": int(self.net.latents.shape[1]), "rnn": bool(self.is_rnn)}
+
+    def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
+        check_compatible(weights.get("epo", {}).get("meta"), self.checkpoint_meta())
+        super().set_full_state_weights(weights, set_epoch=set_epoch)
+        epo = weights["epo"]
+        self.fitness.load_state_dict(epo["fitness"])
+        self.generation = int(epo["generation"])
+        self.last_generation_frame = int(epo["last_generation_frame"])
+        self.ga_generator.set_state(epo["ga_generator"])
+        self.sample_generator.set_state(epo["sample_generator"])
+        torch.set_rng_state(epo["torch_rng"])
+
+    def save(self, fn: str) -> None:
+        atomic_save(self.get_full_state_weights(), fn)
+
+    def restore(self, fn: str, set_epoch: bool = True) -> None:
+        if not os.path.exists(fn):
+            raise FileNotFoundError(f"checkpoint {fn!r} does not exist; pass checkpoint=<path to a .pth file>")
+        self.set_full_state_weights(torch_ext.load_checkpoint(fn), set_epoch=set_epoch)

@@ -1,0 +1,295 @@
+"""One typed training config, parsed once; unknown or misspelled keys are rejected.
+
+Hydra composes ``cfg/train/<ALGO>.yaml`` (+ ``cfg/task_train/<Task>.yaml``) into ``cfg.train``;
+:func:`parse_train_config` checks it against these dataclasses (OmegaConf structured merge) and
+:func:`rl_games_params` turns it into the dict rl_games' ``Runner`` expects. Derived values
+(num_actors, minibatch_size from ``minibatch_envs``) are computed here, not by interpolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+ALGOS = ("epo", "sapg", "ppo")
+
+
+class ConfigError(ValueError):
+    """A configuration a user wrote that cannot run; the message says what to change."""
+
+
+@dataclass
+class PopulationConfig:
+    size: int = 8
+    """M: number of agents; must divide num_envs. Agent 0 is the master."""
+    latent_dim: int = 32
+    """D: width of each agent's latent φ_b (spec §1)."""
+
+
+@dataclass
+class OffPolicyConfig:
+    enabled: bool = True
+    """Train the master on every follower's data too (SAPG aggregation, spec §3)."""
+    sampling: str = "union"
+    """``union``: |D_master|·ratio transitions uniformly from all followers (paper);
+    ``block``: ``ratio`` whole random follower blocks (official code)."""
+    ratio: float = 1.0
+    """Off-policy data per unit of master data."""
+    clip: str = "plain"
+    """``plain``: clip(ρ, 1−ε, 1+ε) (official); ``mu_scaled``: clip(ρ, μ(1−ε), μ(1+ε)) (paper)."""
+    weight: float = 1.0
+    """λ: policy loss = L_on + λ·L_off."""
+    critic_weight: float = 1.0
+    """λ_V: value loss = L_V,on + λ_V·L_V,off."""
+
+
+@dataclass
+class GeneticConfig:
+    enabled: bool = True
+    """Run the genetic algorithm on the latents (off for SAPG)."""
+    mode: str = "paper"
+    """``paper`` (spec §4) or ``official`` (top-2 average into the worst, no mutation, no gate, §6)."""
+    interval_frames: int = 200_000
+    """Env steps between generations."""
+    warmup_frames: int = 400_000
+    """No generation before this many env steps."""
+    gate_ratio: float = 1.5
+    """Eq. 3 gate: run only if max F − min F > gate_ratio·|median F|; 0 disables."""
+    num_elites: int = 1
+    """Top followers kept unchanged."""
+    frac_replaced: float = 0.25
+    """Fraction of followers replaced by children per generation."""
+    mutation_std: float = 0.1
+    """σ of the Gaussian mutation added to each child latent."""
+
+
+@dataclass
+class NetworkConfig:
+    units: list[int] = field(default_factory=lambda: [256, 128, 64])
+    """MLP widths."""
+    activation: str = "elu"
+    lstm_units: int = 0
+    """0: MLP only; >0: LSTM of this width before the MLP (paper preset 768)."""
+    lstm_layers: int = 1
+    lstm_layer_norm: bool = True
+    sigma_init: float = 0.0
+    """Initial log-std of every agent."""
+
+
+@dataclass
+class PPOConfig:
+    horizon_length: int = 32
+    """Env steps per env per epoch."""
+    minibatch_envs: int = 0
+    """If > 0, minibatch_size = minibatch_envs·horizon_length (paper: 4·N with horizon 16)."""
+    minibatch_size: int = 4096
+    mini_epochs: int = 5
+    learning_rate: float = 3e-4
+    lr_schedule: str = "adaptive"
+    """``adaptive`` (KL-driven), ``linear`` or ``constant``."""
+    kl_threshold: float = 0.008
+    gamma: float = 0.99
+    tau: float = 0.95
+    """GAE λ."""
+    value_target: str = "gae"
+    """``gae`` or ``nstep`` (the paper's n-step return)."""
+    nstep: int = 3
+    e_clip: float = 0.2
+    clip_value: bool = True
+    critic_coef: float = 4.0
+    entropy_coef: float = 0.0
+    """Entropy bonus for PPO; EPO/SAPG use the per-agent schedule (``entropy_scale``)."""
+    entropy_scale: float = 0.0
+    """Per-agent entropy: c_0 = 0, c_b = scale·0.5·b/(M−1) (spec §2)."""
+    grad_norm: float = 1.0
+    bounds_loss_coef: float = 1e-4
+    normalize_input: bool = True
+    normalize_value: bool = True
+    normalize_advantage: bool = True
+    reward_scale: float = 1.0
+    seq_length: int = 16
+    """BPTT length for the LSTM."""
+    mixed_precision: bool = False
+    max_epochs: int = 200
+    max_frames: int = -1
+    save_frequency: int = 10
+    """Epochs between checkpoints (0: only at the end)."""
+    save_best_after: int = 10
+    score_to_win: float = 1e12
+
+
+@dataclass
+class TrainConfig:
+    algo: str = "epo"
+    """``epo``, ``sapg`` (our agent, GA off) or ``ppo`` (stock rl_games continuous A2C)."""
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    off_policy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
+    ga: GeneticConfig = field(default_factory=GeneticConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    video_interval: int = 0
+    """Epochs between videos of the master policy (0: none; tasks with a renderer only)."""
+
+
+def _choice(value: str, valid: tuple[str, ...], key: str) -> None:
+    if value not in valid:
+        raise ConfigError(f"train.{key}={value!r} is not valid; choose one of {list(valid)}")
+
+
+def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
+    """Check ``cfg`` (the composed ``train`` node) against :class:`TrainConfig`.
+
+    Raises:
+        ConfigError: an unknown or misspelled key, a wrong type, or an invalid choice.
+    """
+    schema = OmegaConf.structured(TrainConfig)
+    try:
+        merged = OmegaConf.merge(schema, cfg)
+    except (ConfigKeyError, ValidationError) as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(
+            f"bad training config at train.{getattr(err, 'full_key', '?')}: {first}. "
+            "Check the key and its type against cfg/train/*.yaml (README 'Config map')."
+        ) from None
+    tc: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    _choice(tc.algo, ALGOS, "algo")
+    _choice(tc.off_policy.sampling, ("union", "block"), "off_policy.sampling")
+    _choice(tc.off_policy.clip, ("plain", "mu_scaled"), "off_policy.clip")
+    _choice(tc.ga.mode, ("paper", "official"), "ga.mode")
+    _choice(tc.ppo.lr_schedule, ("adaptive", "linear", "constant"), "ppo.lr_schedule")
+    _choice(tc.ppo.value_target, ("gae", "nstep"), "ppo.value_target")
+    if tc.population.size < 1:
+        raise ConfigError(f"train.population.size must be >= 1, got {tc.population.size}")
+    return tc
+
+
+def check_layout(num_envs: int, tc: TrainConfig) -> None:
+    """Raise :class:`ConfigError` unless the population and minibatches fit ``num_envs``."""
+    m = tc.population.size if tc.algo != "ppo" else 1
+    if num_envs < 1:
+        raise ConfigError(f"task.num_envs must be >= 1, got {num_envs}")
+    if num_envs % m:
+        raise ConfigError(
+            f"train.population.size={m} does not divide task.num_envs={num_envs}; "
+            f"pick num_envs as a multiple of {m} (e.g. {m * max(1, round(num_envs / m))})"
+        )
+    batch = num_envs * tc.ppo.horizon_length
+    mb = minibatch_size(num_envs, tc)
+    if batch % mb:
+        raise ConfigError(
+            f"minibatch_size={mb} does not divide the batch num_envs·horizon_length={batch}; "
+            "set train.ppo.minibatch_size (or train.ppo.minibatch_envs) to a divisor"
+        )
+    if tc.network.lstm_units and tc.ppo.horizon_length % tc.ppo.seq_length:
+        raise ConfigError("train.ppo.horizon_length must be a multiple of train.ppo.seq_length")
+
+
+def minibatch_size(num_envs: int, tc: TrainConfig) -> int:
+    """Rows per minibatch: ``minibatch_envs·horizon_length`` when set, else ``minibatch_size``."""
+    if tc.ppo.minibatch_envs > 0:
+        return tc.ppo.minibatch_envs * tc.ppo.horizon_length
+    return min(tc.ppo.minibatch_size, num_envs * tc.ppo.horizon_length)
+
+
+def rl_games_params(
+    tc: TrainConfig,
+    *,
+    name: str,
+    num_envs: int,
+    env_name: str,
+    seed: int,
+    device: str,
+    train_dir: str,
+    experiment: str,
+    torch_threads: int,
+) -> dict[str, Any]:
+    """The ``{"params": ...}`` dict for ``rl_games.torch_runner.Runner.load``."""
+    check_layout(num_envs, tc)
+    p = tc.ppo
+    is_ppo = tc.algo == "ppo"
+    if is_ppo:
+        network: dict[str, Any] = {
+            "name": "actor_critic",
+            "separate": False,
+            "space": {"continuous": {
+                "mu_activation": "None", "sigma_activation": "None",
+                "mu_init": {"name": "default"},
+                "sigma_init": {"name": "const_initializer", "val": tc.network.sigma_init},
+                "fixed_sigma": True,
+            }},
+            "mlp": {"units": list(tc.network.units), "activation": tc.network.activation,
+                    "d2rl": False, "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+        }
+        if tc.network.lstm_units:
+            network["rnn"] = {"name": "lstm", "units": tc.network.lstm_units,
+                              "layers": tc.network.lstm_layers, "before_mlp": True,
+                              "layer_norm": tc.network.lstm_layer_norm}
+    else:
+        network = {"name": "epo_actor_critic", "num_agents": tc.population.size,
+                   "latent_dim": tc.population.latent_dim, **asdict(tc.network)}
+        network["units"] = list(tc.network.units)
+    config: dict[str, Any] = {
+        "name": name,
+        "full_experiment_name": experiment,
+        "train_dir": train_dir,
+        "env_name": env_name,
+        "device": device,
+        "device_name": device,
+        "multi_gpu": False,
+        "ppo": True,
+        "mixed_precision": p.mixed_precision,
+        "normalize_input": p.normalize_input,
+        "normalize_value": p.normalize_value,
+        "normalize_advantage": p.normalize_advantage,
+        "value_bootstrap": True,
+        "num_actors": num_envs,
+        "reward_shaper": {"scale_value": p.reward_scale},
+        "gamma": p.gamma,
+        "tau": p.tau,
+        "learning_rate": p.learning_rate,
+        "lr_schedule": None if p.lr_schedule == "constant" else p.lr_schedule,
+        "schedule_type": "standard",
+        "kl_threshold": p.kl_threshold,
+        "score_to_win": p.score_to_win,
+        "max_epochs": p.max_epochs,
+        "max_frames": p.max_frames,
+        "save_best_after": p.save_best_after,
+        "save_frequency": p.save_frequency,
+        "grad_norm": p.grad_norm,
+        "entropy_coef": p.entropy_coef if is_ppo else 0.0,
+        "truncate_grads": True,
+        "e_clip": p.e_clip,
+        "clip_value": p.clip_value,
+        "horizon_length": p.horizon_length,
+        "minibatch_size": minibatch_size(num_envs, tc),
+        "mini_epochs": p.mini_epochs,
+        "critic_coef": p.critic_coef,
+        "bounds_loss_coef": p.bounds_loss_coef,
+        "seq_length": p.seq_length,
+        "torch_compile": False,
+        "print_stats": False,
+        "player": {"deterministic": True, "games_num": 10, "print_stats": True,
+                   "device_name": device},
+    }
+    if not is_ppo:
+        config["epo"] = {
+            "algo": tc.algo,
+            "population": asdict(tc.population),
+            "off_policy": asdict(tc.off_policy),
+            "ga": asdict(tc.ga),
+            "entropy_scale": p.entropy_scale,
+            "value_target": p.value_target,
+            "nstep": p.nstep,
+        }
+    algo_name = "a2c_continuous" if is_ppo else "epo"
+    return {"params": {
+        "seed": seed,
+        "torch_threads": torch_threads,
+        "algo": {"name": algo_name},
+        "model": {"name": "continuous_a2c_logstd"},
+        "network": network,
+        "config": config,
+    }}

@@ -1,0 +1,32 @@
+"""epo_isaac: Evolutionary Policy Optimization on rl_games, with Allegro-Kuka tasks on MuJoCo."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="epo_isaac",
+    version="0.1.0",
+    description="Evolutionary Policy Optimization (EPO) for massively parallel RL, as an rl_games agent",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["epo_isaac", "epo_isaac.*", "tasks", "tasks.*"]),
+    py_modules=["train"],
+    install_requires=[
+        "rl-games==1.6.5",
+        "torch>=2.1",
+        "hydra-core>=1.3",
+        "omegaconf>=2.3",
+        "wandb>=0.17",
+        "tensorboard>=2.14",
+        "gymnasium[mujoco,box2d]>=1.0",
+        "mujoco>=3.2",
+        "imageio[ffmpeg]>=2.31",
+        "matplotlib>=3.7",
+        "roma>=1.5",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.5"],
+        "warp": ["mujoco-warp", "warp-lang"],
+        "cluster": ["hydra-joblib-launcher", "hydra-submitit-launcher"],
+    },
+)

@@ -1,0 +1,130 @@
+"""Allegro-Kuka reward terms (spec §7) as pure torch functions.
+
+The latched "lifted" flag and the best-so-far distances are state: their updates are separate
+functions (``update_lifted`` here, ``kernels.update_best``); ``reward_terms`` only evaluates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class RewardScales:
+    """Reward coefficients (§7; spec defaults).
+
+    Attributes:
+        lifting_rew_scale: × clip(lift height, 0, 0.5) while not lifted.
+        lifting_bonus: one-off bonus when the object is first lifted.
+        lifting_bonus_threshold: lift height (m) above which the object counts as lifted.
+        distance_delta_rew_scale: × fingertip-approach progress (m).
+        keypoint_rew_scale: × keypoint-distance progress (m), only while lifted.
+        reach_goal_bonus: paid as reach_goal_bonus / success_steps on each near-goal step.
+        success_steps: near-goal steps needed for a success.
+        kuka_actions_penalty_scale: × Σ|arm joint velocity| (single arm only).
+        allegro_actions_penalty_scale: × Σ|hand joint velocity| (single arm only).
+    """
+
+    lifting_rew_scale: float = 20.0
+    lifting_bonus: float = 300.0
+    lifting_bonus_threshold: float = 0.15
+    distance_delta_rew_scale: float = 50.0
+    keypoint_rew_scale: float = 200.0
+    reach_goal_bonus: float = 1000.0
+    success_steps: int = 1
+    kuka_actions_penalty_scale: float = 0.003
+    allegro_actions_penalty_scale: float = 0.0003
+
+
+def lift_height(object_z: torch.Tensor, object_start_z: float = 0.63) -> torch.Tensor:
+    """h = 0.05 + z - z0 with the fixed nominal start height z0 (m) -> ``[N]`` m (§7).
+
+    object_z: ``[N]`` object centre height (m).
+    """
+    return 0.05 + object_z - object_start_z
+
+
+def update_lifted(lifted: torch.Tensor, height: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Latched lifted flag: becomes and stays True once ``h > threshold`` -> ``[N]`` bool (§7).
+
+    Args:
+        lifted: ``[N]`` bool previous flag. height: ``[N]`` lift height h (m).
+    """
+    return lifted | (height > threshold)
+
+
+def reward_terms(
+    *,
+    height: torch.Tensor,
+    lifted_before: torch.Tensor,
+    lifted: torch.Tensor,
+    fingertip_dist: torch.Tensor,
+    best_fingertip_dist: torch.Tensor,
+    keypoint_dist: torch.Tensor,
+    best_keypoint_dist: torch.Tensor,
+    near: torch.Tensor,
+    dof_vel: torch.Tensor | None,
+    scales: RewardScales,
+    gate_fingertips_by_lift: bool = True,
+    num_arm_dofs: int = 7,
+) -> dict[str, torch.Tensor]:
+    """Named, already scaled reward terms of one control step (§7). Their sum is the reward.
+
+    Args:
+        height: ``[N]`` lift height h (m), from ``lift_height``.
+        lifted_before: ``[N]`` bool flag before this step's update; lifted: ``[N]`` after it.
+        fingertip_dist: ``[N, F]`` fingertip-point-to-object-centre distances (m).
+        best_fingertip_dist: ``[N, F]`` best so far *before* this step's update (m, initialised).
+        keypoint_dist: ``[N]`` max keypoint distance d (m).
+        best_keypoint_dist: ``[N]`` best d so far *before* this step's update (m, initialised).
+        near: ``[N]`` bool, d within the success tolerance this step.
+        dof_vel: ``[N, 23]`` joint velocities (rad/s) for the single-arm velocity penalties; None for
+            the two-arm tasks (which have no penalties).
+        scales: coefficients.
+        gate_fingertips_by_lift: True (single arm): fingertip approach is zero once lifted; False
+            (two arms): never gated.
+        num_arm_dofs: arm DOFs at the start of ``dof_vel`` (the rest are hand DOFs).
+    Returns:
+        dict with ``lifting``, ``lifting_bonus``, ``distance_delta``, ``keypoint``, ``reach_goal_bonus``
+        and, when ``dof_vel`` is given, ``kuka_actions_penalty`` and ``allegro_actions_penalty``;
+        each ``[N]`` float32.
+    """
+    not_lifted = (~lifted).float()
+    lifting = height.clamp(0.0, 0.5) * not_lifted * scales.lifting_rew_scale
+    lifting_bonus = (lifted & ~lifted_before).float() * scales.lifting_bonus
+
+    fingertip_progress = (best_fingertip_dist - fingertip_dist).clamp(0.0, 10.0).sum(dim=-1)
+    if gate_fingertips_by_lift:
+        fingertip_progress = fingertip_progress * not_lifted
+    distance_delta = fingertip_progress * scales.distance_delta_rew_scale
+
+    keypoint_progress = (best_keypoint_dist - keypoint_dist).clamp(0.0, 100.0)
+    keypoint = keypoint_progress * lifted.float() * scales.keypoint_rew_scale
+
+    reach_goal_bonus = near.float() * (scales.reach_goal_bonus / scales.success_steps)
+
+    terms = {
+        "lifting": lifting,
+        "lifting_bonus": lifting_bonus,
+        "distance_delta": distance_delta,
+        "keypoint": keypoint,
+        "reach_goal_bonus": reach_goal_bonus,
+    }
+    if dof_vel is not None:
+        speed = dof_vel.abs()
+        terms["kuka_actions_penalty"] = -speed[:, :num_arm_dofs].sum(-1) * scales.kuka_actions_penalty_scale
+        terms["allegro_actions_penalty"] = (
+            -speed[:, num_arm_dofs:].sum(-1) * scales.allegro_actions_penalty_scale
+        )
+    return terms
+
+
+def total_reward(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of the named terms -> ``[N]`` float32."""
+    values = list(terms.values())
+    out = values[0].clone()
+    for v in values[1:]:
+        out += v
+    return out

@@ -1,0 +1,65 @@
+"""The batched-task contract shared by every task family (Gymnasium, Allegro-Kuka).
+
+A batched task steps ``num_envs`` environments at once with torch tensors in and out.
+`epo_isaac` never imports `tasks` (and vice versa): `train.py` wires them through this contract.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+
+class BatchedTask(ABC):
+    """N environments stepped together; torch tensors in, torch tensors out.
+
+    Attributes:
+        num_envs: N.
+        num_obs: O, size of the flat float32 observation.
+        num_actions: A; actions live in [-1, 1]^A.
+        device: torch device of every returned tensor.
+        max_episode_length: control steps after which an episode times out (for logging).
+
+    Autoreset: an env whose ``done`` is True at step t is reset inside ``step``; the observation
+    returned for it is the first observation of its next episode (IsaacGymEnvs convention).
+    """
+
+    num_envs: int
+    num_obs: int
+    num_actions: int
+    device: torch.device
+    max_episode_length: int
+
+    @abstractmethod
+    def reset(self) -> torch.Tensor:
+        """Reset every env. Returns obs ``[N, O]`` float32."""
+
+    @abstractmethod
+    def step(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Advance every env by one control step.
+
+        Args:
+            actions: ``[N, A]`` float32 in [-1, 1].
+
+        Returns:
+            obs ``[N, O]`` float32, reward ``[N]`` float32, done ``[N]`` bool, extras with
+            ``time_outs [N] bool`` (done by time limit: bootstrap the value), and for tasks that
+            define them ``successes [N]`` (successes in the current episode; for an env that is
+            done, of the episode that just ended), ``true_objective [N]`` (same convention) and
+            ``rewards: dict[str, Tensor[N]]`` (each named reward term of this step, already scaled).
+            Optional scalar diagnostics (e.g. ``success_tolerance``) go in ``extras["scalars"]``.
+        """
+
+    def get_state(self) -> dict[str, Any]:
+        """Task state worth checkpointing (e.g. curriculum tolerance). Default: nothing."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``get_state`` returned."""
+
+    def close(self) -> None:
+        """Release simulator resources."""

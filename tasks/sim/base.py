@@ -1,0 +1,67 @@
+"""Contract of a batched physics backend (MuJoCo CPU, MuJoCo Warp, Isaac Gym).
+
+Only modules under ``tasks/sim`` import a simulator. A task builds its model (MJCF) once and hands
+it to a backend; the backend steps N worlds and exposes state as torch tensors.
+
+Conventions: SI units (m, rad, s, N, N·m); every position is in the env's own frame (each env is a
+separate world); quaternions are **(x, y, z, w)**, scalar last, as in the spec and Isaac Gym; a
+backend converts from its native order. One control step = ``substeps`` physics steps.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+
+class BatchedSim(ABC):
+    """N worlds of one scene. Tensors are refreshed after ``step`` and after ``reset_*``.
+
+    Attributes (torch float32 on ``device``):
+        dof_pos ``[N, D]`` rad, dof_vel ``[N, D]`` rad/s: actuated robot joints in spec order.
+        body_pos ``[N, B, 3]``, body_quat ``[N, B, 4]`` (x, y, z, w), body_linvel ``[N, B, 3]``,
+        body_angvel ``[N, B, 3]`` (world frame): the tracked bodies named at construction.
+        site_pos ``[N, S, 3]``: the tracked sites named at construction.
+    """
+
+    num_envs: int
+    device: torch.device
+    control_dt: float
+    dof_pos: torch.Tensor
+    dof_vel: torch.Tensor
+    body_pos: torch.Tensor
+    body_quat: torch.Tensor
+    body_linvel: torch.Tensor
+    body_angvel: torch.Tensor
+    site_pos: torch.Tensor
+
+    @abstractmethod
+    def set_dof_targets(self, targets: torch.Tensor) -> None:
+        """PD position targets ``[N, D]`` rad for the next ``step``."""
+
+    @abstractmethod
+    def set_body_force(self, body: int, force: torch.Tensor) -> None:
+        """External force ``[N, 3]`` N (world frame) at tracked body ``body``'s centre of mass,
+        held until changed."""
+
+    @abstractmethod
+    def step(self) -> None:
+        """Advance every world by one control step and refresh the state tensors."""
+
+    @abstractmethod
+    def reset_dofs(self, env_ids: torch.Tensor, pos: torch.Tensor, vel: torch.Tensor) -> None:
+        """Set joint positions ``[n, D]`` and velocities ``[n, D]`` (and PD targets = pos)."""
+
+    @abstractmethod
+    def reset_free_body(
+        self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor
+    ) -> None:
+        """Place tracked free body ``body`` at ``pos [n, 3]``, ``quat [n, 4]`` (x,y,z,w), zero velocity."""
+
+    @abstractmethod
+    def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
+        """Move non-colliding mocap body ``index`` (goal marker, bucket) to ``pos [n,3]``, ``quat [n,4]``."""
+
+    def close(self) -> None:
+        """Release threads and native memory."""

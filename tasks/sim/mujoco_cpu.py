@@ -1,0 +1,222 @@
+"""MuJoCo CPU backend: N worlds stepped by MuJoCo's native thread pool (``mujoco.batch.Batch``).
+
+Constructor::
+
+    MujocoBatchedSim(scene, num_envs, *, object_sizes=None, nthread=0, device="cpu", substeps=2, seed=0)
+
+* ``scene``: a :class:`tasks.allegro_kuka.scene.SceneInfo` (or any object with the same attributes: ``xml``,
+  ``dof_names``, ``body_names``, ``site_names``, ``mocap_names``, ``passive_joints``, ``object_geom``,
+  ``goal_geom``, ``default_dof_pos``, ``spec.goal``).
+* ``object_sizes``: ``[N, 3]`` full side lengths (m) of each env's cuboid (§4.1), or None for the template.
+  One model serves every env; the object's (and a box goal marker's) geom size, mass (400 kg/m³) and inertia
+  are per-world model fields (``Batch.expand``), so no per-shape model compile is needed.
+* ``nthread``: worker threads (0 = all cores). ``substeps``: physics steps of 1/120 s per control step.
+* ``seed``: stored for API symmetry; MuJoCo itself is deterministic (bit-identical to a loop over MjData).
+
+State tensors (float32, ``device``) follow :class:`tasks.sim.base.BatchedSim`; they are refreshed in place
+(read them, do not write them). Extras: ``object_mass [N]`` kg, ``dof_lower/dof_upper [D]`` rad,
+``default_dof_pos [D]`` rad, ``mj_model(i)`` / ``mj_data(i)`` (one world, e.g. to render).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+from mujoco import batch as mjbatch
+
+from tasks.sim.base import BatchedSim
+
+
+def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Env indices as an int64 numpy array (accepts index tensors or ``[N]`` bool masks)."""
+    ids = env_ids.detach().cpu().numpy() if isinstance(env_ids, torch.Tensor) else np.asarray(env_ids)
+    return np.flatnonzero(ids) if ids.dtype == bool else ids.astype(np.int64).reshape(-1)
+
+
+def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def cuboid_mass_inertia(sizes: np.ndarray, density: float = 400.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mass ``[N]`` kg and principal inertia ``[N, 3]`` kg·m² of solid boxes with full sides ``[N, 3]`` m."""
+    m = density * sizes.prod(axis=1)
+    sq = sizes**2
+    inertia = m[:, None] / 12.0 * np.stack([sq[:, 1] + sq[:, 2], sq[:, 0] + sq[:, 2], sq[:, 0] + sq[:, 1]], 1)
+    return m, inertia
+
+
+class MujocoBatchedSim(BatchedSim):
+    """N worlds of one MJCF scene on MuJoCo's batched CPU stepping (see module docstring)."""
+
+    def __init__(self, scene: Any, num_envs: int, *, object_sizes: torch.Tensor | np.ndarray | None = None,
+                 nthread: int = 0, device: str | torch.device = "cpu", substeps: int = 2, seed: int = 0,
+                 persistent: bool = True) -> None:
+        self.scene, self.num_envs, self.seed = scene, int(num_envs), seed
+        self.device = torch.device(device)
+        self.substeps = substeps
+        self.model = mujoco.MjModel.from_xml_string(scene.xml)
+        m = self.model
+        self.control_dt = float(m.opt.timestep * substeps)
+        self.batch = mjbatch.Batch(m, self.num_envs, nthread=nthread, persistent=persistent)
+        b = self.batch
+        n = self.num_envs
+
+        jid = [m.joint(j).id for j in scene.dof_names]
+        self._qadr, self._vadr = m.jnt_qposadr[jid], m.jnt_dofadr[jid]
+        self._act = np.array([m.actuator(j).id for j in scene.dof_names])
+        pj = [m.joint(j).id for j in getattr(scene, "passive_joints", [])]
+        self._pq, self._pv = m.jnt_qposadr[pj], m.jnt_dofadr[pj]
+        self._body_ids = np.array([m.body(name).id for name in scene.body_names])
+        self._free_adr = {}
+        for i, bid in enumerate(self._body_ids):
+            ja = m.body_jntadr[bid]
+            if ja >= 0 and m.jnt_type[ja] == mujoco.mjtJoint.mjJNT_FREE:
+                self._free_adr[i] = (m.jnt_qposadr[ja], m.jnt_dofadr[ja])
+
+        self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
+        self._xfrc, self._warm = b.bind("xfrc_applied"), b.bind("qacc_warmstart")
+        self._mpos, self._mquat = b.bind("mocap_pos"), b.bind("mocap_quat")
+        self._sensordata = b.bind("sensordata")
+
+        self._set_object_sizes(object_sizes)
+        self._build_views()
+        self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), dtype=torch.float32, device=self.device)
+        self.dof_upper = torch.tensor(np.asarray(scene.dof_upper), dtype=torch.float32, device=self.device)
+        self.default_dof_pos = torch.tensor(np.asarray(scene.default_dof_pos), dtype=torch.float32,
+                                            device=self.device)
+        # initial state: model defaults + the default robot pose, targets = pose
+        all_ids = torch.arange(n)
+        self.reset_dofs(all_ids, self.default_dof_pos.expand(n, -1), torch.zeros(n, len(jid)))
+
+    # ------------------------------------------------------------------------------------------- setup
+    def _set_object_sizes(self, sizes: torch.Tensor | np.ndarray | None) -> None:
+        m, scene = self.model, self.scene
+        gid = m.geom(scene.object_geom).id
+        bid = m.geom_bodyid[gid]
+        if sizes is None:
+            self.object_sizes = np.repeat(2 * m.geom_size[gid][None], self.num_envs, 0)
+            self.object_mass = torch.full((self.num_envs,), float(m.body_mass[bid]), device=self.device)
+            return
+        sizes = _np(sizes).astype(np.float64).reshape(self.num_envs, 3)
+        self.object_sizes = sizes
+        mass, inertia = cuboid_mass_inertia(sizes)
+        b = self.batch
+        half = sizes / 2
+        goal_box = scene.goal_geom is not None and m.geom_type[m.geom(scene.goal_geom).id] == mujoco.mjtGeom.mjGEOM_BOX
+        b.expand("geom_size")[:, gid] = half
+        b.expand("geom_rbound")[:, gid] = np.linalg.norm(half, axis=1)
+        b.expand("geom_aabb")[:, gid] = np.concatenate([np.zeros_like(half), half], 1)
+        if goal_box:
+            ggid = m.geom(scene.goal_geom).id
+            b.expand("geom_size")[:, ggid] = half
+            b.expand("geom_rbound")[:, ggid] = np.linalg.norm(half, axis=1)
+            b.expand("geom_aabb")[:, ggid] = np.concatenate([np.zeros_like(half), half], 1)
+        b.expand("body_mass")[:, bid] = mass
+        b.expand("body_inertia")[:, bid] = inertia
+        b.set_const()
+        self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
+
+    def _build_views(self) -> None:
+        """One float32 buffer mirrors ``sensordata``; every state tensor is a slice of it (scene sensor order:
+        body pos, quat, linvel, angvel; site pos; joint pos; joint vel)."""
+        n, nb, ns, nd = self.num_envs, len(self.scene.body_names), len(self.scene.site_names), len(self._qadr)
+        self._buf = torch.zeros(n, self._sensordata.shape[1], dtype=torch.float32)
+        self._buf_np = self._buf.numpy()
+        o = np.cumsum([0, 3 * nb, 4 * nb, 3 * nb, 3 * nb, 3 * ns, nd, nd])
+        if o[-1] != self._buf.shape[1]:
+            raise ValueError(f"scene sensors ({self._buf.shape[1]}) do not match the tracked names ({o[-1]})")
+        dev = self.device
+        view = lambda k, shape: self._buf[:, o[k]:o[k + 1]].view(n, *shape)
+        self._quat_wxyz = view(1, (nb, 4))
+        self.body_pos, self.body_linvel, self.body_angvel = (view(0, (nb, 3)), view(2, (nb, 3)),
+                                                             view(3, (nb, 3)))
+        self.site_pos, self.dof_pos, self.dof_vel = view(4, (ns, 3)), view(5, (nd,)), view(6, (nd,))
+        self.body_quat = torch.zeros(n, nb, 4, device=dev)
+        if dev.type != "cpu":  # device copies, refreshed after every step
+            self._views = {k: getattr(self, k) for k in ("body_pos", "body_linvel", "body_angvel", "site_pos",
+                                                          "dof_pos", "dof_vel")}
+            for k, v in self._views.items():
+                setattr(self, k, v.to(dev))
+
+    def _refresh(self) -> None:
+        np.copyto(self._buf_np, self._sensordata, casting="same_kind")
+        self.body_quat.copy_(self._quat_wxyz[..., [1, 2, 3, 0]])
+        if self.device.type != "cpu":
+            for k, v in self._views.items():
+                getattr(self, k).copy_(v, non_blocking=True)
+
+    # ------------------------------------------------------------------------------------------- contract
+    def set_dof_targets(self, targets: torch.Tensor) -> None:
+        """PD position targets ``[N, D]`` rad → ``ctrl`` (no clamping here; the task clamps, §2.5)."""
+        self._ctrl[:, self._act] = _np(targets)
+
+    def set_body_force(self, body: int, force: torch.Tensor) -> None:
+        """External force ``[N, 3]`` N (world frame) at tracked body ``body``'s centre of mass."""
+        self._xfrc[:, self._body_ids[body], :3] = _np(force)
+
+    def step(self) -> None:
+        """Advance every world by ``substeps`` × 1/120 s on the thread pool, then refresh the tensors.
+
+        Raises:
+            mujoco.batch.SimulationError: MuJoCo raised in some worlds (they keep their pre-step state).
+        """
+        self.batch.step(nstep=self.substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        self._refresh()
+
+    def _forward(self, ids: np.ndarray) -> None:
+        self._warm[ids] = 0.0
+        self.batch.forward(ids, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        self._refresh()
+
+    def reset_dofs(self, env_ids: torch.Tensor, pos: torch.Tensor, vel: torch.Tensor) -> None:
+        """Set robot joint positions/velocities ``[n, D]`` and PD targets = pos. Also restores passive scene
+        joints (the partition board) to 0 — call it at every episode reset."""
+        ids = _ids(env_ids)
+        if ids.size == 0:
+            return
+        p = _np(pos)
+        self._qpos[ids[:, None], self._qadr] = p
+        self._qvel[ids[:, None], self._vadr] = _np(vel)
+        self._ctrl[ids[:, None], self._act] = p
+        if self._pq.size:
+            self._qpos[ids[:, None], self._pq] = 0.0
+            self._qvel[ids[:, None], self._pv] = 0.0
+        self._forward(ids)
+
+    def reset_free_body(self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
+        """Place tracked free body ``body`` at ``pos [n, 3]`` m, ``quat [n, 4]`` (x, y, z, w); zero velocity.
+
+        Raises:
+            KeyError: ``body`` has no free joint.
+        """
+        ids = _ids(env_ids)
+        if ids.size == 0:
+            return
+        qa, va = self._free_adr[body]
+        q = _np(quat)
+        self._qpos[ids, qa:qa + 3] = _np(pos)
+        self._qpos[ids, qa + 3:qa + 7] = q[:, [3, 0, 1, 2]]
+        self._qvel[ids, va:va + 6] = 0.0
+        self._forward(ids)
+
+    def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
+        """Move mocap body ``index`` (``scene.mocap_names``) to ``pos [n, 3]``, ``quat [n, 4]`` (x, y, z, w)."""
+        ids = _ids(env_ids)
+        self._mpos[ids, index] = _np(pos)
+        self._mquat[ids, index] = _np(quat)[:, [3, 0, 1, 2]]
+
+    # ------------------------------------------------------------------------------------------- extras
+    def mj_model(self, env: int = 0) -> mujoco.MjModel:
+        """World ``env``'s model (with its own object size), e.g. for rendering."""
+        return self.batch.get_model(env)
+
+    def mj_data(self, env: int = 0) -> mujoco.MjData:
+        """World ``env``'s MjData (state and derived fields of its last call)."""
+        return self.batch.get_data(env)
+
+    def close(self) -> None:
+        """Drop the batch (its threads and per-world data)."""
+        self.batch = None  # type: ignore[assignment]

@@ -1,0 +1,211 @@
+"""Unit tests of epo_isaac.genetic (spec §4, §6) and of applying a generation to live parameters."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from epo_isaac.genetic import GeneticConfig, gate, latent_diversity, plan_generation
+from epo_isaac.population import apply_generation
+
+NAN = float("nan")
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _setup(num_agents: int = 9, dim: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    latents = torch.randn(num_agents, dim, generator=_gen(seed))
+    # followers 1..8 get a shuffled fitness; master (0) has the best fitness of all, and must still be ignored
+    fitness = torch.tensor([100.0, 3.0, 8.0, 1.0, 6.0, 2.0, 7.0, 5.0, 4.0])[:num_agents]
+    return latents, fitness
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="paper, official"):
+        GeneticConfig(mode="pbt")
+    with pytest.raises(ValueError, match="num_elites"):
+        GeneticConfig(num_elites=0)
+    with pytest.raises(ValueError, match="frac_replaced"):
+        GeneticConfig(frac_replaced=1.5)
+    with pytest.raises(ValueError, match="mutation_std"):
+        GeneticConfig(mutation_std=-0.1)
+    with pytest.raises(ValueError, match="gate_ratio"):
+        GeneticConfig(gate_ratio=-1.0)
+
+
+def test_paper_generation_keeps_size_master_elites_and_inputs() -> None:
+    latents, fitness = _setup()
+    latents_before, fitness_before = latents.clone(), fitness.clone()
+    cfg = GeneticConfig(gate_ratio=0.0, num_elites=2, frac_replaced=0.25)
+    plan = plan_generation(latents, fitness, cfg, _gen())
+    assert plan.ran, plan.reason
+    # ceil(0.25 * 8) = 2 worst followers: agent 3 (F=1) and agent 5 (F=2)
+    assert sorted(plan.replaced.tolist()) == [3, 5]
+    assert plan.children.shape == (2, 4) and plan.parents.shape == (2, 2)
+    assert plan.replaced.dtype == torch.long and plan.parents.dtype == torch.long
+    elites = {2, 6}  # F = 8, 7
+    assert set(plan.parents[:, 0].tolist()) <= elites
+    assert not elites & set(plan.replaced.tolist())
+    assert 0 not in plan.replaced.tolist() and 0 not in plan.parents.flatten().tolist()
+    assert not set(plan.parents[:, 1].tolist()) & set(plan.replaced.tolist())  # parent b from survivors
+    torch.testing.assert_close(latents, latents_before)
+    torch.testing.assert_close(fitness, fitness_before)
+
+
+def test_master_never_replaced_even_when_worst() -> None:
+    latents, fitness = _setup()
+    fitness[0] = -1e9
+    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0), _gen())
+    assert plan.ran and 0 not in plan.replaced.tolist() and 0 not in plan.parents.flatten().tolist()
+
+
+def test_children_are_parent_midpoints_without_mutation() -> None:
+    latents, fitness = _setup(dim=6)
+    cfg = GeneticConfig(gate_ratio=0.0, mutation_std=0.0, frac_replaced=0.5)
+    plan = plan_generation(latents, fitness, cfg, _gen())
+    a, b = plan.parents[:, 0], plan.parents[:, 1]
+    torch.testing.assert_close(plan.children, 0.5 * (latents[a] + latents[b]))
+
+
+def test_mutation_spread_matches_std() -> None:
+    latents, fitness = _setup(dim=64)
+    cfg = GeneticConfig(gate_ratio=0.0, mutation_std=0.3)
+    gen = _gen(5)
+    noise = []
+    for _ in range(100):
+        plan = plan_generation(latents, fitness, cfg, gen)
+        noise.append(plan.children - 0.5 * (latents[plan.parents[:, 0]] + latents[plan.parents[:, 1]]))
+    noise = torch.cat(noise)  # 100 * 2 * 64 = 12800 draws
+    assert abs(noise.std().item() - 0.3) < 0.01
+    assert abs(noise.mean().item()) < 0.01
+
+
+def test_parent_b_probability_follows_shifted_fitness() -> None:
+    latents = torch.zeros(5, 2)
+    fitness = torch.tensor([NAN, 4.0, 3.0, 2.0, 1.0])  # master has none: fine in paper mode
+    cfg = GeneticConfig(gate_ratio=0.0, frac_replaced=0.25)  # R = 1: agent 4 replaced
+    gen = _gen(7)
+    picks = torch.stack([plan_generation(latents, fitness, cfg, gen).parents[0, 1] for _ in range(3000)])
+    freq = torch.bincount(picks, minlength=5).double() / picks.numel()
+    # survivors 1,2,3 with weights F - min + eps = 2, 1, ~0
+    assert abs(freq[1].item() - 2 / 3) < 0.03 and abs(freq[2].item() - 1 / 3) < 0.03
+    assert freq[3].item() < 0.001 and freq[4].item() == 0
+
+
+def test_gate_statistic_and_threshold() -> None:
+    fit = torch.tensor([1.0, 2.0, 3.0, 4.0])  # spread 3, median 2.5 -> statistic 1.2
+    passed, stat = gate(fit, 1.0)
+    assert passed and math.isclose(stat, 1.2)
+    assert gate(fit, 1.5) == (False, pytest.approx(1.2))
+    assert gate(torch.tensor([5.0, 5.0]), 0.0)[0]  # ratio 0 disables the gate
+    with pytest.raises(ValueError, match="finite"):
+        gate(torch.tensor([1.0, NAN]), 1.0)
+
+
+def test_gate_closes_and_opens_generation() -> None:
+    latents = torch.randn(5, 3, generator=_gen())
+    close = torch.tensor([0.0, 10.0, 10.1, 9.9, 10.2])
+    plan = plan_generation(latents, close, GeneticConfig(gate_ratio=1.5), _gen())
+    assert not plan.ran and "gate" in plan.reason and plan.replaced.numel() == 0
+    assert plan.children.shape == (0, 3) and math.isfinite(plan.gate_statistic)
+    assert plan_generation(latents, close, GeneticConfig(gate_ratio=0.0), _gen()).ran
+    spread = torch.tensor([0.0, 1.0, 2.0, 3.0, 10.0])  # 9 > 1.5 * 2.5
+    assert plan_generation(latents, spread, GeneticConfig(gate_ratio=1.5), _gen()).ran
+
+
+def test_deterministic_under_seed() -> None:
+    latents, fitness = _setup()
+    cfg = GeneticConfig(gate_ratio=0.0, num_elites=3, frac_replaced=0.5)
+    p1 = plan_generation(latents, fitness, cfg, _gen(11))
+    p2 = plan_generation(latents, fitness, cfg, _gen(11))
+    p3 = plan_generation(latents, fitness, cfg, _gen(12))
+    assert torch.equal(p1.replaced, p2.replaced) and torch.equal(p1.parents, p2.parents)
+    assert torch.equal(p1.children, p2.children)
+    assert not torch.equal(p1.children, p3.children)
+
+
+def test_skip_when_a_follower_has_no_fitness() -> None:
+    latents, fitness = _setup()
+    fitness[4] = NAN
+    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0), _gen())
+    assert not plan.ran and "[4]" in plan.reason
+
+
+@pytest.mark.parametrize("num_agents", [1, 2])
+@pytest.mark.parametrize("mode", ["paper", "official"])
+def test_tiny_populations_skip(num_agents: int, mode: str) -> None:
+    latents = torch.randn(num_agents, 3, generator=_gen())
+    fitness = torch.arange(num_agents, dtype=torch.float32)
+    plan = plan_generation(latents, fitness, GeneticConfig(mode=mode, gate_ratio=0.0), _gen())
+    assert not plan.ran and plan.reason
+
+
+def test_skip_when_elites_cover_all_followers() -> None:
+    latents, fitness = _setup(num_agents=4)
+    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0, num_elites=3), _gen())
+    assert not plan.ran and "num_elites" in plan.reason
+
+
+def test_official_mode_averages_top2_into_worst_including_master() -> None:
+    latents = torch.randn(5, 3, generator=_gen())
+    cfg = GeneticConfig(mode="official", gate_ratio=1e6, mutation_std=1.0)  # gate and mutation ignored
+    plan = plan_generation(latents, torch.tensor([5.0, 1.0, 4.0, 2.0, 3.0]), cfg, _gen())
+    assert plan.ran and plan.replaced.tolist() == [1] and plan.parents.tolist() == [[0, 2]]
+    torch.testing.assert_close(plan.children, 0.5 * (latents[0] + latents[2]).unsqueeze(0))
+    plan = plan_generation(latents, torch.tensor([0.0, 1.0, 4.0, 2.0, 3.0]), cfg, _gen())
+    assert plan.replaced.tolist() == [0] and plan.parents.tolist() == [[2, 4]]  # master not protected
+    plan = plan_generation(latents, torch.tensor([NAN, 1.0, 4.0, 2.0, 3.0]), cfg, _gen())
+    assert not plan.ran and "[0]" in plan.reason
+
+
+def test_latent_diversity() -> None:
+    latents = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]])  # distances 5, 4, 3
+    assert math.isclose(latent_diversity(latents), 4.0)
+    assert latent_diversity(torch.zeros(1, 3)) == 0.0
+
+
+def test_apply_generation_keeps_optimizer_tensors() -> None:
+    num_agents, dim, act = 9, 4, 2
+    latents = torch.nn.Parameter(torch.randn(num_agents, dim, generator=_gen(1)))
+    log_std = torch.nn.Parameter(torch.randn(num_agents, act, generator=_gen(2)))
+    optimizer = torch.optim.Adam([latents, log_std], lr=1e-2)
+    ((latents**2).sum() + (log_std**3).sum()).backward()
+    optimizer.step()
+    ptr = latents.data_ptr()
+    before_lat, before_std = latents.detach().clone(), log_std.detach().clone()
+    moments = {k: optimizer.state[p][k].clone() for p in (latents,) for k in ("exp_avg", "exp_avg_sq")}
+    std_moments = {k: optimizer.state[log_std][k].clone() for k in ("exp_avg", "exp_avg_sq")}
+    step = optimizer.state[latents]["step"].clone()
+
+    _, fitness = _setup()
+    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0, frac_replaced=0.25), _gen(3))
+    assert plan.ran
+    apply_generation(latents, log_std, optimizer, plan)
+
+    assert optimizer.param_groups[0]["params"][0] is latents
+    assert optimizer.param_groups[0]["params"][1] is log_std
+    assert latents.data_ptr() == ptr and latents.requires_grad
+    rows = plan.replaced
+    keep = torch.ones(num_agents, dtype=torch.bool)
+    keep[rows] = False
+    torch.testing.assert_close(latents[rows].detach(), plan.children)
+    torch.testing.assert_close(latents[keep].detach(), before_lat[keep])
+    torch.testing.assert_close(log_std[rows].detach(), before_std[plan.parents[:, 0]])
+    torch.testing.assert_close(log_std[keep].detach(), before_std[keep])
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.all(optimizer.state[latents][key][rows] == 0)
+        assert torch.all(optimizer.state[log_std][key][rows] == 0)
+        torch.testing.assert_close(optimizer.state[latents][key][keep], moments[key][keep])
+        torch.testing.assert_close(optimizer.state[log_std][key][keep], std_moments[key][keep])
+    assert torch.equal(optimizer.state[latents]["step"], step)
+
+    # the latents still train: another step moves the replaced rows
+    after_apply = latents.detach().clone()
+    optimizer.zero_grad()
+    (latents**2).sum().backward()
+    optimizer.step()
+    assert not torch.allclose(latents[rows].detach(), after_apply[rows])

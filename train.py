@@ -1,0 +1,118 @@
+"""Train or play EPO / SAPG / PPO on any registered task.
+
+    python train.py task=AllegroKukaTwoArmsReorientation              # EPO, CPU-sized defaults
+    python train.py task=HalfCheetah train=SAPG seed=1
+    python train.py task=Pendulum checkpoint=runs/.../nn/Pendulum.pth  # resume training
+    python train.py task=Pendulum test=true checkpoint=...             # play the master policy
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+ENV_NAME = "epo_task"
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``."""
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto)")
+    return device
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    """The Hydra run folder (or ``cfg.run_dir`` when called without ``@hydra.main``)."""
+    if "run_dir" in cfg and cfg.run_dir:
+        return Path(cfg.run_dir)
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
+    """wandb run mirroring TensorBoard; offline when no API key is configured."""
+    import wandb
+
+    mode = cfg.wandb_mode
+    if mode == "auto":
+        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    os.environ.setdefault("WANDB_DIR", str(run_dir))
+    return wandb.init(
+        project=cfg.wandb_project, entity=cfg.wandb_entity, group=cfg.wandb_group, name=name,
+        mode=mode, dir=str(run_dir), sync_tensorboard=True,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Build the task, register it and our agent with rl_games, train or play. Returns a summary."""
+    import tasks
+    from rl_games.torch_runner import Runner
+
+    import epo_isaac
+    from epo_isaac.config import parse_train_config, rl_games_params
+    from epo_isaac.envs import register_task
+    from epo_isaac.observer import ProgressObserver
+
+    if cfg.max_epochs is not None:
+        cfg.train.ppo.max_epochs = int(cfg.max_epochs)
+    tc = parse_train_config(cfg.train)
+    device = resolve_device(cfg.device)
+    threads = int(cfg.torch_threads) or (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    run_dir = run_dir_of(cfg).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    name = cfg.experiment or f"{cfg.task.name}_{tc.algo}"
+    params = rl_games_params(
+        tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
+        device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
+    )
+    if cfg.test:
+        params["params"]["config"]["player"].update(agent=int(cfg.agent), use_vecenv=True)
+    OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
+                if k not in ("name", "num_envs")}
+    sim = OmegaConf.to_container(cfg.sim, resolve=True)
+    register_task(ENV_NAME, lambda: tasks.make(
+        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim, **settings))
+
+    wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate and not cfg.test else None
+    observer = ProgressObserver()
+    runner = Runner(observer)
+    epo_isaac.register(runner)
+    runner.load(params)
+    checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
+    if checkpoint and not Path(checkpoint).is_file():
+        raise SystemExit(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
+    print(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
+          f"device={device} run_dir={run_dir}", flush=True)
+    start = time.perf_counter()
+    try:
+        runner.run({"train": not cfg.test, "play": bool(cfg.test), "checkpoint": checkpoint})
+    finally:
+        if wandb_run is not None:
+            wandb_run.finish()
+    summary = {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "history": observer.history}
+    if observer.history:
+        last = observer.history[-1]
+        best = max((h["return"] for h in observer.history if h["return"] == h["return"]), default=float("nan"))
+        print(f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {summary['seconds']:.0f} s; "
+              f"last return {last['return']:.2f}, best {best:.2f}; checkpoints in {run_dir / 'nn'}", flush=True)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="cfg", config_name="config")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()
