@@ -18,7 +18,10 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from epo_isaac.config import register_schema
+
 ENV_NAME = "epo_task"
+register_schema()
 
 
 def resolve_device(device: str) -> str:
@@ -54,10 +57,10 @@ def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Build the task, register it and our agent with rl_games, train or play. Returns a summary."""
-    import tasks
     from rl_games.torch_runner import Runner
 
     import epo_isaac
+    import tasks
     from epo_isaac.config import parse_train_config, rl_games_params
     from epo_isaac.envs import register_task
     from epo_isaac.observer import ProgressObserver

@@ -293,3 +293,11 @@ def rl_games_params(
         "network": network,
         "config": config,
     }}
+
+
+def register_schema() -> None:
+    """Store :class:`TrainConfig` as Hydra config ``train/schema``: every ``cfg/train/*.yaml`` starts
+    from it, so every key exists (overridable as ``train.a.b=v``) and is type-checked by Hydra."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(group="train", name="schema", node=TrainConfig)

@@ -107,7 +107,7 @@ class AllegroKukaConfig:
             raise ValueError("actions_moving_average must be in (0, 1]")
         low, high = self.force_prob_range
         if not 0 < low <= high <= 1:
-            raise ValueError(f"force_prob_range must satisfy 0 < low <= high <= 1, got {self.force_prob_range}")
+            raise ValueError(f"force_prob_range must satisfy 0 < low <= high <= 1, got {low, high}")
 
     @property
     def num_keypoints(self) -> int:

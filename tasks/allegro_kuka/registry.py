@@ -37,7 +37,8 @@ def make_regrasping(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     kuka_actions_penalty_scale: float = 0.003, allegro_actions_penalty_scale: float = 0.0003,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, dof_speed_scale: float = 10.0,
@@ -47,7 +48,11 @@ def make_regrasping(
     clamp_abs_observations: float = 10.0,
 ) -> BatchedTask:
     """One arm, regrasping (§5.1): lift the object to a goal point and hold it 30 steps; the object is
-    put back on the table for every goal. Observation 99, action 23. Raises TypeError/ValueError on bad settings."""
+    put back on the table for every goal. Observation 99, action 23.
+
+    Raises:
+        TypeError: an unknown setting. ValueError: an out-of-range setting or simulator option.
+    """
     return _build(locals(), subtask="regrasping", num_arms=1)
 
 
@@ -57,7 +62,8 @@ def make_reorientation(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     kuka_actions_penalty_scale: float = 0.003, allegro_actions_penalty_scale: float = 0.0003,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, dof_speed_scale: float = 10.0,
@@ -77,7 +83,8 @@ def make_throw(
     target_success_tolerance: float = 0.075, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     kuka_actions_penalty_scale: float = 0.003, allegro_actions_penalty_scale: float = 0.0003,
     keypoint_scale: float = 1.5, force_scale: float = 0.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, dof_speed_scale: float = 10.0,
@@ -98,7 +105,8 @@ def make_two_arms_regrasping(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, actions_moving_average: float = 1.0,
     reset_dof_pos_random_interval_arm: float = 0.1, reset_dof_pos_random_interval_fingers: float = 0.1,
@@ -121,7 +129,8 @@ def make_two_arms_reorientation(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, actions_moving_average: float = 1.0,
     reset_dof_pos_random_interval_arm: float = 0.1, reset_dof_pos_random_interval_fingers: float = 0.1,
@@ -139,7 +148,8 @@ def make_two_arms_reorientation_partition(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, actions_moving_average: float = 1.0,
     reset_dof_pos_random_interval_arm: float = 0.1, reset_dof_pos_random_interval_fingers: float = 0.1,
@@ -157,7 +167,8 @@ def make_two_arms_reorientation_hole(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, actions_moving_average: float = 1.0,
     reset_dof_pos_random_interval_arm: float = 0.1, reset_dof_pos_random_interval_fingers: float = 0.1,
@@ -175,7 +186,8 @@ def make_two_arms_reorientation_barrier(
     target_success_tolerance: float = 0.01, tolerance_curriculum_increment: float = 0.9,
     tolerance_curriculum_interval: int = 3000, max_consecutive_successes: int = 50,
     lifting_rew_scale: float = 20.0, lifting_bonus: float = 300.0, lifting_bonus_threshold: float = 0.15,
-    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0, reach_goal_bonus: float = 1000.0,
+    keypoint_rew_scale: float = 200.0, distance_delta_rew_scale: float = 50.0,
+    reach_goal_bonus: float = 1000.0,
     keypoint_scale: float = 1.5, force_scale: float = 2.0, force_prob_range: tuple = (0.001, 0.1),
     force_decay: float = 0.99, force_decay_interval: float = 0.08, actions_moving_average: float = 1.0,
     reset_dof_pos_random_interval_arm: float = 0.1, reset_dof_pos_random_interval_fingers: float = 0.1,

@@ -95,14 +95,15 @@ def sample_object_poses(n: int, two_arms: bool, generator: torch.Generator,
 
 
 def sample_dof_states(n: int, default: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
-                      generator: torch.Generator, *, pos_interval: float = 0.1,
+                      generator: torch.Generator, *, pos_interval: float | torch.Tensor = 0.1,
                       vel_interval: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """Robot reset (§8): ``q = q0 + c·(lower - q0 + U(0,1)·(upper - lower))``, ``qd = U(-v, v)``.
 
     Not clamped to the limits (thumb_joint_0 starts below its lower limit, as in the original).
 
     Args:
-        default, lower, upper: ``[D]`` rad. pos_interval: c (arm and fingers). vel_interval: v (rad/s).
+        default, lower, upper: ``[D]`` rad. pos_interval: c, a float or ``[D]`` (arm vs fingers).
+        vel_interval: v (rad/s).
     Returns:
         (pos ``[n, D]`` rad, vel ``[n, D]`` rad/s).
     """

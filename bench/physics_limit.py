@@ -1,0 +1,85 @@
+"""Raw physics limit: MuJoCo world-steps per second on all cores, no Python in the loop.
+
+    python -m bench.physics_limit [--arms 1|2] [--worlds 64 256 1024] [--nthread 0] [--seconds 3]
+
+One ``mujoco.batch.Batch.step(nstep=k)`` call advances every world ``k`` physics steps on MuJoCo's thread
+pool, so the number is an upper bound for any env-steps/s (env-steps/s <= world-steps/s / 2 at 60 Hz with
+1/120 s steps). The worlds start from the default pose with the cube dropped on the table and hold constant
+PD targets (hand in the air, cube resting: the cheap end of the contact load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+import mujoco
+import numpy as np
+from mujoco import batch as mjbatch
+
+
+def physics_steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], num_worlds: int,
+                             nthread: int = 0, seconds: float = 3.0,
+                             qpos0: np.ndarray | None = None, ctrl: np.ndarray | None = None) -> float:
+    """World-steps/s of ``num_worlds`` worlds stepped by MuJoCo's native thread pool.
+
+    Args:
+        models: one MjModel for every world, or one per world (same layout, e.g. other object sizes).
+        num_worlds: number of worlds N.
+        nthread: threads (0 = all cores).
+        seconds: rough measuring time (s), after a short warm-up.
+        qpos0: ``[nq]`` start configuration (default: the model's ``qpos0``).
+        ctrl: ``[nu]`` constant controls (default: zeros).
+
+    Returns:
+        Physics steps per second summed over worlds (float).
+    """
+    base = models if isinstance(models, mujoco.MjModel) else models[0]
+    batch = mjbatch.Batch(base, num_worlds, nthread=nthread, persistent=True)
+    if not isinstance(models, mujoco.MjModel):
+        batch.set_models(list(models))
+    if qpos0 is not None:
+        batch.qpos = np.broadcast_to(qpos0, (num_worlds, base.nq))
+    if ctrl is not None:
+        batch.ctrl = np.broadcast_to(ctrl, (num_worlds, base.nu))
+    batch.forward()
+    batch.step(nstep=60)  # warm-up: let the cube land
+    t0 = time.perf_counter()
+    batch.step(nstep=20)
+    per_step = (time.perf_counter() - t0) / 20
+    nstep = max(10, int(seconds / max(per_step, 1e-9)))
+    t0 = time.perf_counter()
+    batch.step(nstep=nstep)
+    return num_worlds * nstep / (time.perf_counter() - t0)
+
+
+def default_robot_state(num_arms: int = 1) -> tuple[mujoco.MjModel, np.ndarray, np.ndarray]:
+    """(model, qpos0 with the default robot pose, ctrl = that pose) of the Allegro-Kuka scene."""
+    from tasks.allegro_kuka.scene import SceneSpec, build_scene
+
+    info = build_scene(SceneSpec(num_arms=num_arms))
+    model = info.compile()
+    qpos = model.qpos0.copy()
+    for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):
+        qpos[model.jnt_qposadr[model.joint(name).id]] = q
+    return model, qpos, np.asarray(info.default_dof_pos)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arms", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--worlds", type=int, nargs="+", default=[64, 256, 1024])
+    p.add_argument("--nthread", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=3.0)
+    a = p.parse_args(argv)
+    for arms in a.arms:
+        model, qpos, ctrl = default_robot_state(arms)
+        for n in a.worlds:
+            sps = physics_steps_per_second(model, n, a.nthread, a.seconds, qpos, ctrl)
+            print(f"arms={arms} worlds={n:5d} nthread={a.nthread}: {sps:9.0f} world-steps/s "
+                  f"(<= {sps / 2:8.0f} env-steps/s at 2 steps per control step)")
+
+
+if __name__ == "__main__":
+    main()

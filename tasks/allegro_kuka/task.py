@@ -1,0 +1,357 @@
+"""``AllegroKukaTask``: the eight Allegro-Kuka tasks as one :class:`tasks.base.BatchedTask`.
+
+Orchestration only — actions -> PD targets -> ``sim.step()`` -> pure kernels -> resets -> observations.
+The maths lives in ``kernels.py``, ``rewards.py``, ``observations.py`` and ``sampling.py``; the scene
+in ``scene.py``; the physics in ``tasks/sim``. Spec: /work/shared/specs/allegro_kuka.md.
+
+Step order (one control step at 60 Hz):
+  1. targets from actions (§2.5); random object force (§4.5); physics; curriculum check (§5.3).
+  2. geometry: keypoints, max keypoint distance d, fingertip distances (§4.2, §5.2).
+  3. reward terms with the pre-update best distances, then the state updates (lifted, bests, near-goal
+     counter, successes, step counter zeroed on success) (§5.2, §7).
+  4. terminations (§5.4); new goals for successful envs (object back on the table for regrasping /
+     throw); episode resets; observations of the post-reset state (autoreset, §6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import roma
+import torch
+
+from tasks.allegro_kuka import kernels as K
+from tasks.allegro_kuka import sampling as S
+from tasks.allegro_kuka.config import AllegroKukaConfig
+from tasks.allegro_kuka.observations import observation_size, observations
+from tasks.allegro_kuka.rewards import RewardScales, lift_height, reward_terms, total_reward, update_lifted
+from tasks.allegro_kuka.scene import DT as SCENE_DT
+from tasks.allegro_kuka.scene import (
+    OBJECT_BASE_SIZE,
+    SceneSpec,
+    assign_objects,
+    build_scene,
+    cuboid_scales,
+)
+from tasks.base import BatchedTask
+
+ARM_DOFS, HAND_DOFS = 7, 16
+DOFS_PER_ARM = ARM_DOFS + HAND_DOFS
+OBJECT_START_Z = 0.63  # nominal object start height z0 (m), §4.4 / §7
+
+
+def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
+                 sim: dict[str, Any]) -> Any:
+    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``).
+
+    Keys: ``backend`` (default "mujoco"), ``num_threads`` (0 = all cores), ``substeps`` (physics steps
+    per control step), ``physics_dt`` (s; must equal the scene's 1/120 s); any other key goes to the
+    backend constructor unchanged.
+
+    Raises:
+        ValueError: unknown backend or a physics_dt the scene does not use; ImportError: simulator missing;
+        TypeError: a setting the backend does not take.
+    """
+    from tasks.sim import make_sim
+
+    settings = dict(sim)
+    backend = settings.pop("backend", "mujoco")
+    physics_dt = settings.pop("physics_dt", None)
+    if physics_dt is not None and abs(float(physics_dt) - SCENE_DT) > 1e-9:
+        raise ValueError(f"physics_dt={physics_dt} is not supported: the scene is built for {SCENE_DT} s")
+    if "num_threads" in settings:
+        settings["nthread"] = int(settings.pop("num_threads"))
+    return make_sim(backend, scene, num_envs, object_sizes=object_sizes, seed=seed, device=device, **settings)
+
+
+class AllegroKukaTask(BatchedTask):
+    """One or two Kuka + Allegro arms manipulating cuboids (regrasping / reorientation / throw).
+
+    Args:
+        cfg: the variant and its settings (``AllegroKukaConfig``; built by ``registry.py``).
+        num_envs: N. seed: seeds every random draw of the task (goals, resets, forces).
+        device: torch device of the returned tensors. sim: backend settings for ``make_backend``.
+
+    Observation ``[N, 117 | 99 | 196 | 169]`` float32 (§6), actions ``[N, 23 | 46]`` in [-1, 1] (§2.5).
+    """
+
+    def __init__(self, cfg: AllegroKukaConfig, *, num_envs: int, seed: int = 0, device: str = "cpu",
+                 sim: dict[str, Any] | None = None) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.cfg = cfg
+        self.num_envs = n = int(num_envs)
+        self.device = dev = torch.device(device)
+        self.num_arms = a = cfg.num_arms
+        self.two_arms = a == 2
+        self.num_actions = DOFS_PER_ARM * a
+        self.num_obs = observation_size(a, cfg.num_keypoints)
+        self.max_episode_length = cfg.episode_length
+        self.generator = torch.Generator(device=dev)
+        self.generator.manual_seed(int(seed))
+
+        goal = "box" if cfg.subtask == "reorientation" else "sphere"
+        self.scene = build_scene(SceneSpec(num_arms=a, goal=goal, bucket=cfg.subtask == "throw",
+                                           obstacle=cfg.obstacle))
+        families = (cfg.with_small_cuboids, cfg.with_big_cuboids, cfg.with_sticks)
+        sizes = (assign_objects(n, cuboid_scales(*families)) if any(families)
+                 else np.full((n, 3), OBJECT_BASE_SIZE))
+        self.sim = make_backend(self.scene, n, object_sizes=sizes, seed=int(seed), device=str(dev),
+                                sim=sim or {})
+        self.control_dt = float(self.sim.control_dt)
+
+        # constants
+        f32 = dict(dtype=torch.float32, device=dev)
+        self.object_scales = torch.tensor(sizes / OBJECT_BASE_SIZE, **f32)  # [N, 3]
+        self.dof_lower = torch.tensor(self.scene.dof_lower, **f32)
+        self.dof_upper = torch.tensor(self.scene.dof_upper, **f32)
+        self.default_dof_pos = torch.tensor(self.scene.default_dof_pos, **f32)
+        arm_mask = (torch.arange(self.num_actions, device=dev) % DOFS_PER_ARM) < ARM_DOFS
+        self.incremental = arm_mask if not self.two_arms else torch.zeros_like(arm_mask)
+        self.reset_pos_interval = torch.where(arm_mask, cfg.reset_dof_pos_random_interval_arm,
+                                              cfg.reset_dof_pos_random_interval_fingers).to(**f32)
+        signs = K.KEYPOINT_SIGNS_REORIENTATION if cfg.num_keypoints == 4 else K.KEYPOINT_SIGNS_CENTRE
+        self.keypoint_offsets = K.keypoint_offsets(torch.tensor(signs, **f32), self.object_scales,
+                                                   OBJECT_BASE_SIZE, cfg.keypoint_scale)  # [N, K, 3]
+        self.object_body = self.scene.object_body
+        self.scales = RewardScales(
+            lifting_rew_scale=cfg.lifting_rew_scale, lifting_bonus=cfg.lifting_bonus,
+            lifting_bonus_threshold=cfg.lifting_bonus_threshold,
+            distance_delta_rew_scale=cfg.distance_delta_rew_scale, keypoint_rew_scale=cfg.keypoint_rew_scale,
+            reach_goal_bonus=cfg.reach_goal_bonus, success_steps=cfg.success_steps,
+            kuka_actions_penalty_scale=cfg.kuka_actions_penalty_scale,
+            allegro_actions_penalty_scale=cfg.allegro_actions_penalty_scale)
+        # random forces (§4.5): mass of env 0's object for every env, as in the original
+        self.force_magnitude = float(self.sim.object_mass[0]) * cfg.force_scale
+        self.force_decay_factor = cfg.force_decay ** (self.control_dt / cfg.force_decay_interval)
+        self.goal_mocap = self.scene.mocap_names.index("goal")
+        self.bucket_mocap = self.scene.mocap_names.index("bucket") if cfg.subtask == "throw" else None
+
+        # per-env state
+        num_fingers = 4 * a
+        self.prev_targets = self.default_dof_pos.repeat(n, 1)
+        self.goal_pos = torch.zeros(n, 3, **f32)
+        self.goal_quat = S.identity_quaternions(n, dev)
+        self.goal_keypoints = torch.zeros(n, cfg.num_keypoints, 3, **f32)
+        self.bucket_pos = torch.zeros(n, 3, **f32)
+        self.lifted = torch.zeros(n, dtype=torch.bool, device=dev)
+        self.best_keypoint_dist = -torch.ones(n, **f32)
+        self.best_fingertip_dist = -torch.ones(n, num_fingers, **f32)
+        self.near_goal_steps = torch.zeros(n, dtype=torch.long, device=dev)
+        self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self.successes = torch.zeros(n, **f32)
+        self.prev_episode_successes = torch.zeros(n, **f32)
+        self.forces = torch.zeros(n, 3, **f32)
+        self.force_prob = torch.zeros(n, **f32)
+        self.reward = torch.zeros(n, **f32)
+        # curriculum (§5.3), part of get_state
+        self.success_tolerance = cfg.success_tolerance
+        self.last_curriculum_update = 0
+        self.frame = 0
+
+    # ------------------------------------------------------------------------------------------ contract
+    def reset(self) -> torch.Tensor:
+        """Reset every env. Returns obs ``[N, O]`` float32."""
+        ids = torch.arange(self.num_envs, device=self.device)
+        self.successes.zero_()
+        self._reset_envs(ids)
+        self.reward.zero_()
+        return self._observe(self._geometry())
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """One 60 Hz control step for every env (see module docstring for the order).
+
+        Args:
+            actions: ``[N, 23]`` (one arm) / ``[N, 46]`` (two arms) in [-1, 1].
+        Returns:
+            obs ``[N, O]``, reward ``[N]``, done ``[N]`` bool, extras (``time_outs``, ``successes``,
+            ``true_objective``, ``rewards`` named terms, ``scalars``).
+        Raises:
+            ValueError: actions of the wrong shape.
+        """
+        cfg = self.cfg
+        if actions.shape != (self.num_envs, self.num_actions):
+            raise ValueError(
+                f"actions must be [{self.num_envs}, {self.num_actions}], got {list(actions.shape)}")
+        self.prev_targets = K.action_targets(
+            actions.to(self.device, torch.float32), self.prev_targets, self.dof_lower, self.dof_upper,
+            self.incremental, cfg.dof_speed_scale * self.control_dt, cfg.actions_moving_average)
+        self.sim.set_dof_targets(self.prev_targets)
+        if cfg.force_scale > 0.0:
+            self._apply_random_forces()
+        self.sim.step()
+        self.frame += 1
+        self.progress += 1
+        self._curriculum()
+
+        geo = self._geometry()
+        best_kp = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
+        best_ft = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
+        height = lift_height(geo["object_pos"][:, 2], OBJECT_START_Z)
+        lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
+        near = K.near_goal(geo["keypoint_dist"], self.success_tolerance, cfg.keypoint_scale)
+        terms = reward_terms(
+            height=height, lifted_before=self.lifted, lifted=lifted, fingertip_dist=geo["fingertip_dist"],
+            best_fingertip_dist=best_ft, keypoint_dist=geo["keypoint_dist"], best_keypoint_dist=best_kp,
+            near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=self.scales,
+            gate_fingertips_by_lift=not self.two_arms)
+        reward = total_reward(terms)
+
+        self.lifted = lifted
+        self.best_keypoint_dist = K.update_best(best_kp, geo["keypoint_dist"])
+        self.best_fingertip_dist = K.update_best(best_ft, geo["fingertip_dist"])
+        self.near_goal_steps = K.update_near_goal_steps(self.near_goal_steps, near)
+        success = K.is_success(self.near_goal_steps, cfg.success_steps)
+        self.successes += success.float()
+        self.progress = K.progress_after_success(self.progress, success)
+        done, time_outs = K.compute_resets(
+            object_z=geo["object_pos"][:, 2], successes=self.successes, progress=self.progress,
+            episode_length=cfg.episode_length, max_consecutive_successes=cfg.max_consecutive_successes,
+            fingertip_dist=geo["fingertip_dist"] if cfg.fingertip_reset_distance > 0 else None,
+            max_fingertip_dist=cfg.fingertip_reset_distance)
+        time_outs = time_outs & done
+        episode_successes = self.successes.clone()
+        objective = K.true_objective(episode_successes, self.success_tolerance, cfg.success_tolerance,
+                                     cfg.target_success_tolerance)
+
+        self.reward = torch.where(done, torch.zeros_like(reward), reward)
+        new_goal = success & ~done
+        if bool(new_goal.any()):
+            self._new_goals(new_goal.nonzero().squeeze(-1))
+        if bool(done.any()):
+            self._reset_envs(done.nonzero().squeeze(-1))
+        if bool((new_goal | done).any()):
+            geo = self._geometry()
+        obs = self._observe(geo)
+        extras = {
+            "time_outs": time_outs,
+            "successes": episode_successes,
+            "true_objective": objective,
+            "rewards": terms,
+            "scalars": {
+                "success_tolerance": self.success_tolerance,
+                "curriculum_progress": K.curriculum_progress(
+                    self.success_tolerance, cfg.success_tolerance, cfg.target_success_tolerance),
+            },
+        }
+        return obs, reward, done, extras
+
+    def get_state(self) -> dict[str, Any]:
+        """Curriculum state (§5.3): tolerance, control steps so far, frame of the last tightening."""
+        return {"success_tolerance": self.success_tolerance, "frame": self.frame,
+                "last_curriculum_update": self.last_curriculum_update}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore ``get_state``'s dict (missing keys keep their current value)."""
+        self.success_tolerance = float(state.get("success_tolerance", self.success_tolerance))
+        self.frame = int(state.get("frame", self.frame))
+        self.last_curriculum_update = int(state.get("last_curriculum_update", self.last_curriculum_update))
+
+    def close(self) -> None:
+        """Release the simulator."""
+        self.sim.close()
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _curriculum(self) -> None:
+        cfg = self.cfg
+        if cfg.target_success_tolerance >= cfg.success_tolerance:
+            return
+        self.success_tolerance, self.last_curriculum_update = K.tolerance_curriculum(
+            self.success_tolerance, self.last_curriculum_update, self.frame, self.prev_episode_successes,
+            interval=cfg.tolerance_curriculum_interval, initial=cfg.success_tolerance,
+            target=cfg.target_success_tolerance, increment=cfg.tolerance_curriculum_increment,
+            min_mean_successes=cfg.tolerance_curriculum_min_successes)
+
+    def _apply_random_forces(self) -> None:
+        self.forces = S.update_random_forces(self.forces, self.force_prob, magnitude=self.force_magnitude,
+                                             decay_factor=self.force_decay_factor, generator=self.generator)
+        quat = self.sim.body_quat[:, self.object_body]
+        world = torch.matmul(roma.unitquat_to_rotmat(quat), self.forces.unsqueeze(-1)).squeeze(-1)
+        self.sim.set_body_force(self.object_body, world)
+
+    def _geometry(self) -> dict[str, torch.Tensor]:
+        """Object pose, keypoints and distances from the current sim state (§3.5, §4.2, §5.2)."""
+        sim, a = self.sim, self.num_arms
+        obj_pos = sim.body_pos[:, self.object_body]
+        obj_quat = sim.body_quat[:, self.object_body]
+        if self.cfg.num_keypoints == 1:
+            keypoints = obj_pos.unsqueeze(1)
+        else:
+            keypoints = K.transform_points(obj_pos, obj_quat, self.keypoint_offsets)
+        fingertips = sim.site_pos[:, a:5 * a]  # [N, 4A, 3] fingertip points
+        return {
+            "object_pos": obj_pos,
+            "object_quat": obj_quat,
+            "keypoints": keypoints,
+            "keypoint_dist": K.max_keypoint_distance(keypoints, self.goal_keypoints),
+            "fingertips": fingertips,
+            "fingertip_dist": K.point_distances(fingertips, obj_pos),
+        }
+
+    def _observe(self, geo: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Observation ``[N, O]`` (§6); initialises the best distances of envs with a new goal/reset."""
+        sim, a = self.sim, self.num_arms
+        self.best_keypoint_dist = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
+        self.best_fingertip_dist = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
+        return observations(
+            dof_pos_norm=K.unscale(sim.dof_pos, self.dof_lower, self.dof_upper), dof_vel=sim.dof_vel,
+            palm_centre=sim.site_pos[:, :a], palm_quat=sim.body_quat[:, :a],
+            palm_linvel=sim.body_linvel[:, :a], palm_angvel=sim.body_angvel[:, :a],
+            object_quat=geo["object_quat"], object_linvel=sim.body_linvel[:, self.object_body],
+            object_angvel=sim.body_angvel[:, self.object_body],
+            fingertips=geo["fingertips"], keypoints=geo["keypoints"], goal_keypoints=self.goal_keypoints,
+            object_scales=self.object_scales, best_keypoint_dist=self.best_keypoint_dist,
+            best_fingertip_dist=None if self.two_arms else self.best_fingertip_dist, lifted=self.lifted,
+            progress=self.progress, successes=self.successes, reward=self.reward,
+            clamp=self.cfg.clamp_abs_observations)
+
+    def _new_goals(self, ids: torch.Tensor) -> None:
+        """New goal for ``ids`` (§5.1, §9, §10); regrasping/throw also put the object back (§4.4)."""
+        cfg, n, dev, g = self.cfg, ids.numel(), self.device, self.generator
+        if cfg.subtask == "throw":
+            bucket = S.sample_bucket_positions(n, g, dev)
+            self.bucket_pos[ids] = bucket
+            pos = bucket + torch.tensor(S.BUCKET_GOAL_OFFSET, device=dev)
+            self.sim.set_mocap(ids, self.bucket_mocap, bucket, S.identity_quaternions(n, dev))
+        else:
+            pos = S.sample_goal_positions(n, self.two_arms, g, dev)
+        quat = (S.random_quaternions(n, g, dev) if cfg.subtask == "reorientation"
+                else S.identity_quaternions(n, dev))
+        self.goal_pos[ids], self.goal_quat[ids] = pos, quat
+        if cfg.num_keypoints == 1:
+            self.goal_keypoints[ids] = pos.unsqueeze(1)
+        else:
+            self.goal_keypoints[ids] = K.transform_points(pos, quat, self.keypoint_offsets[ids])
+        self.sim.set_mocap(ids, self.goal_mocap, pos, quat)
+        self.near_goal_steps[ids] = 0
+        self.best_keypoint_dist[ids] = -1.0
+        if cfg.resets_object_on_goal:
+            self._reset_objects(ids)
+
+    def _reset_objects(self, ids: torch.Tensor) -> None:
+        """Object back on the table (§4.4); clears the lifted flag and fingertip bests (§7)."""
+        pos, quat = S.sample_object_poses(ids.numel(), self.two_arms, self.generator, self.device)
+        self.sim.reset_free_body(ids, self.object_body, pos, quat)
+        self.lifted[ids] = False
+        self.best_fingertip_dist[ids] = -1.0
+
+    def _reset_envs(self, ids: torch.Tensor) -> None:
+        """Episode reset of ``ids`` (§5.4, §8): robot, object, goal, counters, random-force state."""
+        cfg, n = self.cfg, ids.numel()
+        self.prev_episode_successes[ids] = self.successes[ids]
+        self.successes[ids] = 0.0
+        self.progress[ids] = 0
+        pos, vel = S.sample_dof_states(
+            n, self.default_dof_pos, self.dof_lower, self.dof_upper, self.generator,
+            pos_interval=self.reset_pos_interval, vel_interval=cfg.reset_dof_vel_random_interval)
+        self.sim.reset_dofs(ids, pos, vel)
+        self.prev_targets[ids] = pos
+        self.forces[ids] = 0.0
+        if cfg.force_scale > 0.0:
+            low, high = cfg.force_prob_range
+            self.force_prob[ids] = S.sample_force_probabilities(n, low, high, self.generator, self.device)
+        if not cfg.resets_object_on_goal:
+            self._reset_objects(ids)
+        self._new_goals(ids)
+

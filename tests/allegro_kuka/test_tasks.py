@@ -1,0 +1,182 @@
+"""Smoke and behaviour tests over every registered Allegro-Kuka task (MuJoCo CPU backend)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import tasks
+from tasks.allegro_kuka import kernels as K
+from tasks.allegro_kuka import registry
+
+pytest.importorskip("mujoco")
+
+NAMES = sorted(n for n in tasks.TASKS if n.startswith("AllegroKuka"))
+OBS = {"AllegroKukaRegrasping": 99, "AllegroKukaReorientation": 117, "AllegroKukaThrow": 99,
+       "AllegroKukaTwoArmsRegrasping": 169}
+CFG_DIR = Path(__file__).resolve().parents[2] / "cfg" / "task"
+SIM = {"backend": "mujoco", "num_threads": 1}
+
+
+@pytest.fixture(autouse=True)
+def _log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MuJoCo appends its warnings to MUJOCO_LOG.TXT in the working directory: keep it out of the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
+def expected_obs(name: str) -> int:
+    return OBS.get(name, 196)
+
+
+def make(name: str, n: int = 16, seed: int = 0, **settings):
+    return tasks.make(name, num_envs=n, seed=seed, sim=SIM, **settings)
+
+
+def hold_actions(env) -> torch.Tensor:
+    """Actions whose targets are the default pose (arm increments 0 for one arm)."""
+    a = K.unscale(env.default_dof_pos, env.dof_lower, env.dof_upper).clamp(-1, 1)
+    a = a.expand(env.num_envs, -1).clone()
+    a[:, env.incremental] = 0.0
+    return a
+
+
+def test_all_eight_registered() -> None:
+    assert len(NAMES) == 8
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_steps(name: str) -> None:
+    env = make(name)
+    obs = env.reset()
+    assert obs.shape == (16, expected_obs(name)) and env.num_obs == expected_obs(name)
+    assert env.num_actions == (46 if "TwoArms" in name else 23)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        actions = torch.rand(16, env.num_actions, generator=g) * 2 - 1
+        obs, reward, done, extras = env.step(actions)
+        assert torch.isfinite(obs).all() and torch.isfinite(reward).all()
+    assert obs.shape == (16, expected_obs(name)) and obs.dtype == torch.float32
+    assert reward.shape == (16,) and done.dtype == torch.bool
+    assert obs.abs().max() <= 10.0
+    for key in ("time_outs", "successes", "true_objective"):
+        assert extras[key].shape == (16,)
+    assert "success_tolerance" in extras["scalars"]
+    assert torch.allclose(sum(extras["rewards"].values()), reward, atol=1e-4)
+    env.close()
+
+
+@pytest.mark.parametrize("name", ["AllegroKukaReorientation", "AllegroKukaTwoArmsRegrasping"])
+def test_same_seed_same_trajectory(name: str) -> None:
+    def rollout(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        env = make(name, n=8, seed=seed, episode_length=10)
+        obs = [env.reset()]
+        rewards = []
+        g = torch.Generator().manual_seed(1)
+        for _ in range(25):
+            o, r, _, _ = env.step(torch.rand(8, env.num_actions, generator=g) * 0.4 - 0.2)
+            obs.append(o)
+            rewards.append(r)
+        return torch.stack(obs), torch.stack(rewards)
+
+    o1, r1 = rollout(3)
+    o2, r2 = rollout(3)
+    o3, _ = rollout(4)
+    assert torch.equal(o1, o2) and torch.equal(r1, r2)
+    assert not torch.equal(o1, o3)
+
+
+def test_unknown_and_bad_settings_fail_loudly() -> None:
+    with pytest.raises(TypeError, match="lifting_rew_scal"):
+        make("AllegroKukaRegrasping", lifting_rew_scal=1.0)
+    with pytest.raises(TypeError, match="dof_speed_scale"):  # single-arm only setting
+        make("AllegroKukaTwoArmsReorientation", dof_speed_scale=5.0)
+    with pytest.raises(ValueError, match="target_success_tolerance"):
+        make("AllegroKukaReorientation", target_success_tolerance=0.5)
+    with pytest.raises(TypeError):  # direct factory call, no **kwargs
+        registry.make_throw(num_envs=2, bogus=1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hydra_config_matches_factory(name: str) -> None:
+    cfg = yaml.safe_load((CFG_DIR / f"{name}.yaml").read_text())
+    assert cfg.pop("name") == name and cfg.pop("num_envs") > 0
+    params = inspect.signature(tasks._resolve(name)).parameters
+    settings = {k: p.default for k, p in params.items() if k not in ("num_envs", "seed", "device", "sim")}
+    assert set(cfg) == set(settings)
+    for key, value in cfg.items():
+        default = list(settings[key]) if isinstance(settings[key], tuple) else settings[key]
+        assert value == default, key
+
+
+def test_success_resamples_goal_and_zeroes_counters() -> None:
+    env = make("AllegroKukaReorientation", n=4)
+    env.reset()
+    geo = env._geometry()
+    env.goal_keypoints[0] = geo["keypoints"][0]  # goal = where the object is: near goal next step
+    old_goal = env.goal_pos[0].clone()
+    env.progress[0] = 100
+    obs, reward, done, extras = env.step(hold_actions(env))
+    assert not done[0] and extras["successes"][0] == 1 and env.successes[0] == 1
+    assert extras["rewards"]["reach_goal_bonus"][0] == pytest.approx(1000.0)
+    assert extras["true_objective"][0] == pytest.approx(0.01)
+    assert env.progress[0] == 0 and env.near_goal_steps[0] == 0
+    assert not torch.equal(env.goal_pos[0], old_goal)
+    # the observation already shows the new goal; its best keypoint distance is the current one
+    kp_goal = obs[0, 93:105].view(4, 3)
+    assert torch.allclose(kp_goal, env._geometry()["keypoints"][0] - env.goal_keypoints[0], atol=1e-5)
+    assert obs[0, 108] == pytest.approx(float(env._geometry()["keypoint_dist"][0]), abs=1e-5)
+    assert obs[0, 115] == pytest.approx(float(torch.log(torch.tensor(2.0))))
+
+
+def test_regrasping_success_puts_object_back() -> None:
+    env = make("AllegroKukaRegrasping", n=2, success_steps=1)
+    env.reset()
+    env.goal_keypoints[0] = env._geometry()["keypoints"][0]
+    env.lifted[0] = True
+    env.step(hold_actions(env))
+    assert env.successes[0] == 1 and not env.lifted[0]
+    pos = env.sim.body_pos[0, env.object_body]
+    assert abs(float(pos[0])) <= 0.1 + 1e-4 and abs(float(pos[1])) <= 0.1 + 1e-4
+    assert float(pos[2]) > 0.5  # back above the table top (0.53)
+
+
+def test_time_out_reports_ended_episode() -> None:
+    env = make("AllegroKukaThrow", n=3, episode_length=5)
+    env.reset()
+    env.successes[1] = 2.0  # pretend two successes in env 1's episode
+    for t in range(4):
+        _, _, done, extras = env.step(hold_actions(env))
+        assert done.all() == (t == 3)
+    assert extras["time_outs"].all()
+    assert extras["successes"].tolist() == [0.0, 2.0, 0.0]
+    assert extras["true_objective"].tolist() == pytest.approx([1.0, 3.0, 1.0])  # throw: successes + 1
+    assert env.successes.sum() == 0 and env.prev_episode_successes[1] == 2.0 and (env.progress == 0).all()
+
+
+def test_curriculum_and_state_roundtrip() -> None:
+    env = make("AllegroKukaRegrasping", n=2, tolerance_curriculum_interval=2)
+    env.reset()
+    env.prev_episode_successes[:] = 5.0
+    for _ in range(2):
+        _, _, _, extras = env.step(hold_actions(env))
+    assert env.success_tolerance == pytest.approx(0.075 * 0.9)
+    assert extras["scalars"]["success_tolerance"] == pytest.approx(0.0675)
+    state = env.get_state()
+    other = make("AllegroKukaRegrasping", n=2)
+    other.set_state(state)
+    assert other.get_state() == state
+
+
+def test_observation_matches_sim_state() -> None:
+    env = make("AllegroKukaTwoArmsReorientation", n=2)
+    obs = env.reset()
+    sim = env.sim
+    assert torch.allclose(obs[:, 92:98], sim.site_pos[:, :2].reshape(2, 6), atol=1e-6)  # palm centres
+    assert torch.allclose(obs[:, 118:122], sim.body_quat[:, env.object_body], atol=1e-6)
+    ft_rel = sim.site_pos[:, 2:10].view(2, 2, 4, 3) - sim.site_pos[:, :2].unsqueeze(2)
+    assert torch.allclose(obs[:, 128:152], ft_rel.reshape(2, 24), atol=1e-6)
+    assert torch.allclose(obs[:, 188:191], env.object_scales)

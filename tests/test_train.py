@@ -1,0 +1,112 @@
+"""Real rl_games runs through ``train.run`` on Pendulum-v1: training, checkpoints, resume, play."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import compose_cfg
+
+import train
+from epo_isaac.checkpoint import IncompatibleCheckpointError
+
+FAST = ["task=Pendulum", "task.num_envs=16", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=128",
+        "train.ppo.mini_epochs=2", "torch_threads=1"]
+
+
+def _run(tmp_path: Path, name: str, extra: list[str]) -> dict:
+    cfg = compose_cfg(FAST + extra + [f"+run_dir={tmp_path / name}"])
+    return train.run(cfg)
+
+
+def _checkpoint(run_dir: str) -> Path:
+    files = sorted(Path(run_dir, "nn").glob("*.pth"), key=lambda p: p.stat().st_mtime)
+    assert files, f"no checkpoint in {run_dir}/nn"
+    return files[-1]
+
+
+@pytest.fixture(scope="module")
+def epo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("epo")
+    # M = 4, GA every epoch after the first, gate off: generations must happen within 3 epochs.
+    return _run(tmp, "epo", ["max_epochs=3", "train.population.size=4", "train.ga.gate_ratio=0",
+                             "train.ga.warmup_frames=0", "train.ga.interval_frames=1",
+                             "+task.max_episode_steps=16"])
+
+
+def test_epo_trains_writes_checkpoint_events_and_config(epo_run: dict) -> None:
+    run_dir = Path(epo_run["run_dir"])
+    assert [h["epoch"] for h in epo_run["history"]] == [1, 2, 3]
+    assert epo_run["history"][-1]["frames"] == 3 * 16 * 16
+    assert list((run_dir / "summaries").glob("events.out.tfevents.*"))
+    assert (run_dir / "config_resolved.yaml").read_text().count("gate_ratio: 0")
+    state = torch.load(_checkpoint(str(run_dir)), weights_only=False)
+    assert state["epo"]["generation"] >= 1, "the GA never ran although the gate was off"
+    assert state["model"]["a2c_network.latents"].shape == (4, 32)
+
+
+def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_path: Path) -> None:
+    path = _checkpoint(epo_run["run_dir"])
+    saved = torch.load(path, weights_only=False)
+    from rl_games.torch_runner import Runner
+
+    import epo_isaac
+    from epo_isaac.config import parse_train_config, rl_games_params
+
+    cfg = compose_cfg(FAST + ["train.population.size=4", "+task.max_episode_steps=16"])
+    params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
+                             seed=7, device="cpu", train_dir=str(tmp_path), experiment="fresh", torch_threads=1)
+    runner = Runner()
+    epo_isaac.register(runner)
+    runner.load(params)
+    agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
+    assert not torch.equal(agent.net.latents.detach(), saved["model"]["a2c_network.latents"])
+    agent.restore(str(path))
+    assert torch.equal(agent.net.latents.detach(), saved["model"]["a2c_network.latents"])
+    assert torch.equal(agent.net.log_std.detach(), saved["model"]["a2c_network.log_std"])
+    assert agent.generation == saved["epo"]["generation"]
+    assert agent.last_generation_frame == saved["epo"]["last_generation_frame"]
+    assert torch.equal(agent.ga_generator.get_state(), saved["epo"]["ga_generator"])
+    fit = agent.fitness.state_dict()
+    for key, value in saved["epo"]["fitness"].items():
+        assert torch.equal(torch.as_tensor(fit[key]), torch.as_tensor(value)), key
+    # the optimizer still optimises the very latent tensor of the network
+    assert any(p is agent.net.latents for g in agent.optimizer.param_groups for p in g["params"])
+
+
+def test_resume_continues_frames_and_generation(epo_run: dict, tmp_path: Path) -> None:
+    path = _checkpoint(epo_run["run_dir"])
+    saved = torch.load(path, weights_only=False)
+    out = _run(tmp_path, "resumed", ["max_epochs=5", "train.population.size=4", "train.ga.gate_ratio=0",
+                                     "train.ga.warmup_frames=0", "train.ga.interval_frames=1",
+                                     "+task.max_episode_steps=16", f"checkpoint={path}"])
+    assert out["history"][0]["epoch"] == saved["epoch"] + 1
+    assert out["history"][0]["frames"] == saved["frame"] + 16 * 16
+    final = torch.load(_checkpoint(out["run_dir"]), weights_only=False)
+    assert final["epo"]["generation"] > saved["epo"]["generation"]
+
+
+def test_incompatible_checkpoint_is_a_clear_error(epo_run: dict, tmp_path: Path) -> None:
+    path = _checkpoint(epo_run["run_dir"])
+    with pytest.raises(IncompatibleCheckpointError, match="num_agents"):
+        _run(tmp_path, "bad", ["max_epochs=1", "train.population.size=8", f"checkpoint={path}"])
+
+
+@pytest.mark.parametrize("algo", ["PPO", "SAPG"])
+def test_baselines_train(algo: str, tmp_path: Path) -> None:
+    out = _run(tmp_path, algo, [f"train={algo}", "max_epochs=2", "task.num_envs=12", "train.ppo.minibatch_size=96"])
+    assert len(out["history"]) == 2
+    assert list(Path(out["run_dir"], "nn").glob("*.pth"))
+
+
+def test_play_mode_runs_the_master(epo_run: dict, tmp_path: Path) -> None:
+    path = _checkpoint(epo_run["run_dir"])
+    cfg = compose_cfg(FAST + ["train.population.size=4", "test=true", f"checkpoint={path}",
+                              "+task.max_episode_steps=16", f"+run_dir={tmp_path / 'play'}"])
+    train.run(cfg)
+
+
+def test_wandb_offline_run_is_written(tmp_path: Path) -> None:
+    _run(tmp_path, "wb", ["max_epochs=1", "wandb_activate=true"])
+    assert list(tmp_path.rglob("offline-run-*")), "no offline wandb run folder"
