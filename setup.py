@@ -1,12 +1,14 @@
 """epo_isaac: Evolutionary Policy Optimization on rl_games, with Allegro-Kuka tasks on MuJoCo."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="epo_isaac",
     version="0.1.0",
     description="Evolutionary Policy Optimization (EPO) for massively parallel RL, as an rl_games agent",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["epo_isaac", "epo_isaac.*", "tasks", "tasks.*"]),

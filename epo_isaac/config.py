@@ -86,6 +86,8 @@ class PPOConfig:
     minibatch_envs: int = 0
     """If > 0, minibatch_size = minibatch_envs·horizon_length (paper: 4·N with horizon 16)."""
     minibatch_size: int = 4096
+    num_minibatches: int = 0
+    """If > 0, minibatch_size = num_envs·horizon_length / num_minibatches (overrides the two above)."""
     mini_epochs: int = 5
     learning_rate: float = 3e-4
     lr_schedule: str = "adaptive"
@@ -188,7 +190,10 @@ def check_layout(num_envs: int, tc: TrainConfig) -> None:
 
 
 def minibatch_size(num_envs: int, tc: TrainConfig) -> int:
-    """Rows per minibatch: ``minibatch_envs·horizon_length`` when set, else ``minibatch_size``."""
+    """Rows per minibatch: from ``num_minibatches``, else ``minibatch_envs·horizon_length``, else
+    ``minibatch_size`` (capped at the batch)."""
+    if tc.ppo.num_minibatches > 0:
+        return max(1, num_envs * tc.ppo.horizon_length // tc.ppo.num_minibatches)
     if tc.ppo.minibatch_envs > 0:
         return tc.ppo.minibatch_envs * tc.ppo.horizon_length
     return min(tc.ppo.minibatch_size, num_envs * tc.ppo.horizon_length)
