@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# Hand joint armature (kg·m²): Isaac Gym uses 0, but a 0.35 N·m clamped drive on ~1e-5 kg·m² finger links is
+# unstable at a 1/120 s step in MuJoCo (the clamped drive has no implicit damping); 1e-3 keeps random-action
+# rollouts stable and leaves the 60 Hz finger response (terminal speed ≈ kp/kv · error) unchanged.
+HAND_ARMATURE = 1e-3
 ROBOT_BITS = (2, 1)  # contype, conaffinity: the robot touches static geoms and the object, never itself
 NO_CONTACT = (0, 0)
 ARM_RGBA, HAND_RGBA = "0.92 0.55 0.1 1", "0.15 0.15 0.15 1"
@@ -193,7 +197,8 @@ _THUMB_CHAIN = [
 ]
 FINGERTIP_OFFSET = {"index": 0.05, "middle": 0.05, "ring": 0.05, "thumb": 0.06}  # + (0, 0.005, 0), §3.5
 FINGER_NAMES = ("index", "middle", "ring", "thumb")
-DOF_NAMES = [f"iiwa7_joint_{i}" for i in range(1, 8)] + [f"{f}_joint_{j}" for f in FINGER_NAMES for j in range(4)]
+DOF_NAMES = ([f"iiwa7_joint_{i}" for i in range(1, 8)]
+             + [f"{f}_joint_{j}" for f in FINGER_NAMES for j in range(4)])
 
 
 def _finger_links(p: str) -> list[tuple]:
@@ -217,7 +222,7 @@ def hand_xml(p: str) -> str:
         k = i % 4
         out.append(f'<body name="{link}" pos="{fmt(xyz)}" quat="{fmt(rpy_quat(rpy))}" gravcomp="1">')
         out.append(f'<joint name="{joint}" range="{rng[0]:.12g} {rng[1]:.12g}" frictionloss="{fr:.9g}" '
-                   'damping="0" armature="0"/>')
+                   f'damping="0" armature="{HAND_ARMATURE}"/>')
         out.append(inertial_xml(ikey))
         out.append(geom_xml(None, *g))
         if k == 3:

@@ -2,14 +2,17 @@
 
 Built from primitive shapes only (spec §2–§4, §9, §10, §13). Public API (stable names for the task code):
 
-* ``SceneSpec(num_arms=1|2, goal="sphere"|"box"|"none", bucket=False, obstacle=None|"hole"|"partition"|"barrier",
-  object_size=(0.05, 0.05, 0.05))`` → ``build_scene(spec) -> SceneInfo`` (``.xml``, ``.compile()``, names, limits).
+* ``SceneSpec(num_arms=1|2, goal="sphere"|"box"|"none", bucket=False,
+  obstacle=None|"hole"|"partition"|"barrier", object_size=(0.05, 0.05, 0.05))``
+  → ``build_scene(spec) -> SceneInfo`` (``.xml``, ``.compile()``, names, limits).
 * Index layout, for ``A = num_arms`` (the backends' tensors follow it):
-  - DoFs ``[A*23]``: per arm ``iiwa7_joint_1..7, index_joint_0..3, middle.., ring.., thumb_joint_0..3`` (§2.2),
-    arm 0 then arm 1; MuJoCo names are prefixed ``arm{a}_``.
+  - DoFs ``[A*23]``: per arm ``iiwa7_joint_1..7, index_joint_0..3, middle.., ring.., thumb_joint_0..3``
+    (§2.2), arm 0 then arm 1; MuJoCo names are prefixed ``arm{a}_``.
   - tracked bodies ``[A + 1 + 4A]``: ``palm_body(a) = a`` (iiwa7_link_7), ``OBJECT = A`` (see
-    ``SceneInfo.object_body``), ``fingertip_body(a, f) = A + 1 + 4a + f`` (link_3 of index, middle, ring, thumb).
-  - tracked sites ``[A + 4A]``: ``palm_site(a) = a`` (palm centre, §3.5), ``fingertip_site(a, f) = A + 4a + f``.
+    ``SceneInfo.object_body``), ``fingertip_body(a, f) = A + 1 + 4a + f`` (link_3 of index, middle, ring,
+    thumb).
+  - tracked sites ``[A + 4A]``: ``palm_site(a) = a`` (palm centre, §3.5),
+    ``fingertip_site(a, f) = A + 4a + f``.
   - mocap bodies: 0 = goal marker (if any), then the bucket (throw) — see ``SceneInfo.mocap_names``.
 * Cuboid families (§4.1): ``cuboid_scales(small, big, sticks)`` and ``assign_objects(num_envs, scales)``.
 
@@ -36,7 +39,7 @@ OBSTACLES = (None, "hole", "partition", "barrier")
 
 # Contact filtering (bitmasks; MuJoCo collides a pair when contype_a & conaffinity_b or vice versa):
 #   static (table, floor, bucket, walls): type 1, affinity 0  -> hits robot and object
-#   robot (both arms + hands):            type 2, affinity 1  -> no robot-robot contact (Isaac filter -1, §3.4)
+#   robot (both arms + hands):            type 2, affinity 1  -> no robot-robot contact (Isaac filter -1)
 #   object:                               type 4, affinity 7  -> hits everything
 #   partition board (movable):            type 8, affinity 6  -> hits robot and object, not the table
 STATIC, ROBOT, OBJECT_BITS, PARTITION = (1, 0), robot.ROBOT_BITS, (4, 7), (8, 6)
@@ -48,9 +51,11 @@ class SceneSpec:
 
     Attributes:
         num_arms: 1 (narrow table, §2.6) or 2 (wide table, §10).
-        goal: goal marker: "sphere" (regrasping/throw, r 0.01875 m), "box" (reorientation, object-sized), "none".
+        goal: goal marker: "sphere" (regrasping/throw, r 0.01875 m), "box" (reorientation, object-sized),
+            "none".
         bucket: add the throw task's bucket (mocap, collides with the object; §9).
-        obstacle: two-arm obstacle: None, "hole" (§13), "partition" (sliding board), "barrier" (wall, no opening).
+        obstacle: two-arm obstacle: None, "hole" (§13), "partition" (sliding board), "barrier" (wall, no
+            opening).
         object_size: full side lengths (m) of the template cuboid; backends may change it per env.
     """
 
@@ -152,7 +157,8 @@ def cuboid_scales(small: bool = True, big: bool = True, sticks: bool = True) -> 
     """
     named = {("cube", (100, 100, 100))}
     if small:
-        named |= {("cube" if t == (100, 100, 100) else "small", t) for t in _family(_SMALL, 1.0, 2.5, False, False)}
+        small_set = _family(_SMALL, 1.0, 2.5, False, False)
+        named |= {("cube" if t == (100, 100, 100) else "small", t) for t in small_set}
     if big:
         named |= {("big", t) for t in _family(_BIG, 2.5, 15.0, True, False)}
     if sticks:
@@ -198,7 +204,7 @@ def _arm_xml(a: int, base_pos, base_yaw: float) -> str:
 
 
 def _bucket_xml() -> str:
-    """12-sided tapered cup from 12 tilted wall boxes + a floor cylinder (§9); origin at the outside bottom."""
+    """12-sided tapered cup: 12 tilted wall boxes + a floor cylinder (§9); origin at the outside bottom."""
     r_bot, r_top, h = 0.076, 0.1115, 0.198  # mid-wall circumradius at bottom/rim, rim height
     c15 = np.cos(np.pi / 12)
     a_bot, a_top = r_bot * c15, r_top * c15  # apothems
@@ -246,6 +252,7 @@ def scene_xml(spec: SceneSpec) -> str:
             else [_arm_xml(0, (0, 0.8, 0), 0.0)])
     half = np.asarray(spec.object_size) / 2
     obj_pos = (0.35, 0, 0.63) if two else (0, 0, 0.63)
+    obj_extra = f'density="{OBJECT_DENSITY}"'
     goal = ""
     if spec.goal == "sphere":
         goal = _geom("goal_geom", "sphere", (0.01875,), bits=(0, 0), rgba="0.1 0.9 0.1 0.6")
@@ -264,7 +271,8 @@ def scene_xml(spec: SceneSpec) -> str:
 <option timestep="{DT:.12g}" integrator="implicitfast" cone="pyramidal" gravity="0 0 -9.81"/>
 <visual><global offwidth="1280" offheight="720"/><quality shadowsize="2048"/></visual>
 <asset>
-<texture name="grid" type="2d" builtin="checker" rgb1="0.25 0.28 0.32" rgb2="0.3 0.33 0.37" width="256" height="256"/>
+<texture name="grid" type="2d" builtin="checker" rgb1="0.25 0.28 0.32" rgb2="0.3 0.33 0.37"
+ width="256" height="256"/>
 <material name="grid" texture="grid" texrepeat="8 8"/>
 </asset>
 <default>
@@ -278,7 +286,7 @@ def scene_xml(spec: SceneSpec) -> str:
 {_obstacle_xml(spec.obstacle)}
 {chr(10).join(arms)}
 <body name="object" pos="{_f(obj_pos)}"><freejoint name="object_joint"/>
-{_geom("object_geom", "box", half, bits=OBJECT_BITS, rgba="0.9 0.35 0.2 1", extra=f'density="{OBJECT_DENSITY}"')}
+{_geom("object_geom", "box", half, bits=OBJECT_BITS, rgba="0.9 0.35 0.2 1", extra=obj_extra)}
 </body>
 {goal_body}
 {_bucket_xml() if spec.bucket else ""}

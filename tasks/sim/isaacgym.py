@@ -1,8 +1,8 @@
 """Isaac Gym backend placeholder: the original simulator of the Allegro-Kuka tasks (PhysX, GPU).
 
-Isaac Gym is not on any package registry (an NVIDIA download for Python <= 3.8), so it cannot be installed or
-tested here. Importing this module fails with a clear message when ``isaacgym`` is missing; with it present, the
-class still raises ``NotImplementedError`` (no port of the scene to Isaac Gym assets exists yet).
+Isaac Gym is not on any package registry (an NVIDIA download for Python <= 3.8), so it cannot be installed
+or tested here. Importing this module fails with a clear message when ``isaacgym`` is missing; with it
+present, the class still raises ``NotImplementedError`` (no port of the scene to Isaac Gym assets exists yet).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ Constructor::
 * ``seed``: stored for API symmetry; MuJoCo itself is deterministic (bit-identical to a loop over MjData).
 
 State tensors (float32, ``device``) follow :class:`tasks.sim.base.BatchedSim`; they are refreshed in place
-(read them, do not write them). Extras: ``object_mass [N]`` kg, ``dof_lower/dof_upper [D]`` rad,
+(read them, do not write them). Extras: ``unstable [N]`` bool (MuJoCo reset a diverging world during the
+last step: reset that env), ``object_mass [N]`` kg, ``dof_lower/dof_upper [D]`` rad,
 ``default_dof_pos [D]`` rad, ``mj_model(i)`` / ``mj_data(i)`` (one world, e.g. to render).
 """
 
@@ -79,7 +80,8 @@ class MujocoBatchedSim(BatchedSim):
         self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
         self._xfrc, self._warm = b.bind("xfrc_applied"), b.bind("qacc_warmstart")
         self._mpos, self._mquat = b.bind("mocap_pos"), b.bind("mocap_quat")
-        self._sensordata = b.bind("sensordata")
+        self._sensordata, self._time = b.bind("sensordata"), b.bind("time")
+        self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
 
         self._set_object_sizes(object_sizes)
         self._build_views()
@@ -105,7 +107,8 @@ class MujocoBatchedSim(BatchedSim):
         mass, inertia = cuboid_mass_inertia(sizes)
         b = self.batch
         half = sizes / 2
-        goal_box = scene.goal_geom is not None and m.geom_type[m.geom(scene.goal_geom).id] == mujoco.mjtGeom.mjGEOM_BOX
+        goal_box = (scene.goal_geom is not None
+                    and m.geom_type[m.geom(scene.goal_geom).id] == mujoco.mjtGeom.mjGEOM_BOX)
         b.expand("geom_size")[:, gid] = half
         b.expand("geom_rbound")[:, gid] = np.linalg.norm(half, axis=1)
         b.expand("geom_aabb")[:, gid] = np.concatenate([np.zeros_like(half), half], 1)
@@ -163,7 +166,10 @@ class MujocoBatchedSim(BatchedSim):
         Raises:
             mujoco.batch.SimulationError: MuJoCo raised in some worlds (they keep their pre-step state).
         """
+        t0 = self._time.copy()
         self.batch.step(nstep=self.substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        # MuJoCo resets a diverging world to the model defaults (its clock restarts): flag it for the task
+        self.unstable.copy_(torch.from_numpy(self._time < t0 + 0.5 * self.control_dt))
         self._refresh()
 
     def _forward(self, ids: np.ndarray) -> None:
@@ -186,7 +192,9 @@ class MujocoBatchedSim(BatchedSim):
             self._qvel[ids[:, None], self._pv] = 0.0
         self._forward(ids)
 
-    def reset_free_body(self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
+    def reset_free_body(
+        self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor
+    ) -> None:
         """Place tracked free body ``body`` at ``pos [n, 3]`` m, ``quat [n, 4]`` (x, y, z, w); zero velocity.
 
         Raises:
@@ -203,7 +211,7 @@ class MujocoBatchedSim(BatchedSim):
         self._forward(ids)
 
     def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
-        """Move mocap body ``index`` (``scene.mocap_names``) to ``pos [n, 3]``, ``quat [n, 4]`` (x, y, z, w)."""
+        """Move mocap body ``index`` (``scene.mocap_names``) to ``pos [n, 3]`` m, ``quat [n, 4]`` (x,y,z,w)."""
         ids = _ids(env_ids)
         self._mpos[ids, index] = _np(pos)
         self._mquat[ids, index] = _np(quat)[:, [3, 0, 1, 2]]
