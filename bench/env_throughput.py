@@ -6,10 +6,12 @@
 For each task and N, a fresh subprocess builds the task, resets it, and steps it for ``--seconds``
 (env-steps/s = N · steps / s, the whole ``task.step``: actions -> physics -> rewards -> resets -> obs).
 The limit is :func:`bench.physics_limit.physics_steps_per_second` on the task's own per-world models
-(same scene, same object sizes), started from the default robot pose and held there, divided by the
-2 physics steps of a control step. ``--actions hold`` (default) keeps the robot's PD targets at the
-default pose like the limit does, so the ratio measures the task's Python/torch overhead; ``random``
-draws uniform actions in [-1, 1] (more contacts, so a lower ratio that is not overhead).
+(same scene, same object sizes) started from the env's world states at the end of the timed run and
+holding those PD targets, divided by the 2 physics steps of a control step. ``--actions hold``
+(default) holds the arm where it was reset and the hand at its default pose, so env and limit see the
+same contact load and the ratio measures the task's own Python/torch overhead; ``random`` draws
+uniform actions in [-1, 1] (more contacts and motion during the env run than in the held limit, so a
+lower ratio that is not overhead).
 Also printed: the share of wall time spent inside ``sim.step`` and the RSS growth per env.
 
 Prints a table, saves a bar chart (PNG) and ends with exactly one line ``env_physics_ratio=<float>``:
@@ -85,12 +87,11 @@ def measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> di
     wall = time.perf_counter() - t0
     env_sps = n * steps / wall
 
-    scene = env.scene
+    # the limit starts from the env's own current world states (poses, object sizes, PD targets)
     models = [env.sim.mj_model(i) for i in range(n)]
-    qpos0 = models[0].qpos0.copy()
-    for name, q in zip(scene.dof_names, scene.default_dof_pos, strict=True):
-        qpos0[models[0].jnt_qposadr[models[0].joint(name).id]] = q
-    ctrl = np.asarray(scene.default_dof_pos, dtype=np.float64)
+    datas = [env.sim.mj_data(i) for i in range(n)]
+    qpos0 = np.stack([d.qpos for d in datas])
+    ctrl = np.stack([d.ctrl for d in datas])
     phys = physics_steps_per_second(models, n, nthread, seconds, qpos0, ctrl)
     env.close()
     return {"env_sps": env_sps, "limit_sps": phys / 2.0, "sim_share": sim_time[0] / wall,

@@ -148,6 +148,8 @@ def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
         ConfigError: an unknown or misspelled key, a wrong type, or an invalid choice.
     """
     schema = OmegaConf.structured(TrainConfig)
+    if isinstance(cfg, DictConfig):  # drop Hydra's typing so keys forced in with '+' are checked too
+        cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     try:
         merged = OmegaConf.merge(schema, cfg)
     except (ConfigKeyError, ValidationError) as err:
