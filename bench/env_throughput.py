@@ -6,12 +6,12 @@
 For each task and N, a fresh subprocess builds the task, resets it, and steps it for ``--seconds``
 (env-steps/s = N · steps / s, the whole ``task.step``: actions -> physics -> rewards -> resets -> obs).
 The limit is :func:`bench.physics_limit.physics_steps_per_second` on the task's own per-world models
-(same scene, same object sizes) started from the env's world states at the end of the timed run and
-holding those PD targets, divided by the 2 physics steps of a control step. ``--actions hold``
-(default) holds the arm where it was reset and the hand at its default pose, so env and limit see the
-same contact load and the ratio measures the task's own Python/torch overhead; ``random`` draws
-uniform actions in [-1, 1] (more contacts and motion during the env run than in the held limit, so a
-lower ratio that is not overhead).
+(same scene, same object sizes), started from the env's current world states and holding their PD
+targets, measured just before and just after the timed env run (averaged, so both see the same
+machine load) and divided by the 2 physics steps of a control step. ``--actions hold`` (default)
+holds the arm where it was reset and the hand at its default pose, so env and limit see the same
+contact load and the ratio measures the task's own Python/torch overhead; ``random`` draws uniform
+actions in [-1, 1] (more motion and contacts than in the held limit: a lower ratio that is not overhead).
 Also printed: the share of wall time spent inside ``sim.step`` and the RSS growth per env.
 
 Prints a table, saves a bar chart (PNG) and ends with exactly one line ``env_physics_ratio=<float>``:
@@ -76,9 +76,18 @@ def measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> di
         sim_time[0] += time.perf_counter() - t
 
     env.sim.step = timed_step
+
+    def limit(secs: float) -> float:
+        """Physics limit (world-steps/s) from the env's current world states (poses, sizes, targets)."""
+        models = [env.sim.mj_model(i) for i in range(n)]
+        datas = [env.sim.mj_data(i) for i in range(n)]
+        qpos0, ctrl = np.stack([d.qpos for d in datas]), np.stack([d.ctrl for d in datas])
+        return physics_steps_per_second(models, n, nthread, secs, qpos0, ctrl)
+
     for _ in range(10):  # warm-up (objects land)
         env.step(draw())
     rss1 = rss_bytes()
+    phys_before = limit(seconds / 2)  # limit measured before and after the env run: same machine load
     steps, sim_time[0] = 0, 0.0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds or steps < 5:
@@ -86,13 +95,7 @@ def measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> di
         steps += 1
     wall = time.perf_counter() - t0
     env_sps = n * steps / wall
-
-    # the limit starts from the env's own current world states (poses, object sizes, PD targets)
-    models = [env.sim.mj_model(i) for i in range(n)]
-    datas = [env.sim.mj_data(i) for i in range(n)]
-    qpos0 = np.stack([d.qpos for d in datas])
-    ctrl = np.stack([d.ctrl for d in datas])
-    phys = physics_steps_per_second(models, n, nthread, seconds, qpos0, ctrl)
+    phys = 0.5 * (phys_before + limit(seconds / 2))
     env.close()
     return {"env_sps": env_sps, "limit_sps": phys / 2.0, "sim_share": sim_time[0] / wall,
             "bytes_per_env": (rss1 - rss0) / n}

@@ -52,12 +52,13 @@ class ProgressObserver(AlgoObserver):
         else:
             summary = {k: v for k, v in algo.epoch_summary.items() if not k.startswith("_")}
         now = time.perf_counter()
-        fps = (algo.frame - self._last_frame) / max(now - self._last_time, 1e-9)
+        seconds = max(now - self._last_time, 1e-9)
+        fps = (algo.frame - self._last_frame) / seconds
         self._last_time, self._last_frame = now, algo.frame
         mean_return = None
         if algo.game_rewards.current_size > 0:
             mean_return = float(np.asarray(algo.game_rewards.get_mean()).reshape(-1)[0])
-        row = {"epoch": epoch_num, "frames": algo.frame, "fps": fps,
+        row = {"epoch": epoch_num, "frames": algo.frame, "fps": fps, "epoch_seconds": seconds,
                "return": float(mean_return) if mean_return is not None else float("nan"), **summary}
         self.history.append(row)
         algo.writer.add_scalar("performance/epoch_fps", fps, frame)

@@ -274,6 +274,8 @@ def scene_xml(spec: SceneSpec) -> str:
 <texture name="grid" type="2d" builtin="checker" rgb1="0.25 0.28 0.32" rgb2="0.3 0.33 0.37"
  width="256" height="256"/>
 <material name="grid" texture="grid" texrepeat="8 8"/>
+<texture name="sky" type="skybox" builtin="gradient" rgb1="0.45 0.6 0.75" rgb2="0.1 0.12 0.15" width="32"
+ height="256"/>
 </asset>
 <default>
 <default class="arm"><joint damping="0" armature="0" frictionloss="0.025"/></default>

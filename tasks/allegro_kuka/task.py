@@ -29,6 +29,7 @@ from tasks.allegro_kuka.rewards import RewardScales, lift_height, reward_terms, 
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
     OBJECT_BASE_SIZE,
+    OBJECT_DENSITY,
     SceneSpec,
     assign_objects,
     build_scene,
@@ -122,8 +123,8 @@ class AllegroKukaTask(BatchedTask):
             reach_goal_bonus=cfg.reach_goal_bonus, success_steps=cfg.success_steps,
             kuka_actions_penalty_scale=cfg.kuka_actions_penalty_scale,
             allegro_actions_penalty_scale=cfg.allegro_actions_penalty_scale)
-        # random forces (§4.5): mass of env 0's object for every env, as in the original
-        self.force_magnitude = float(self.sim.object_mass[0]) * cfg.force_scale
+        # random forces (§4.5): mass of env 0's object (density 400 kg/m³, §4.1) for every env, as in the original
+        self.force_magnitude = OBJECT_DENSITY * float(np.prod(sizes[0])) * cfg.force_scale
         self.force_decay_factor = cfg.force_decay ** (self.control_dt / cfg.force_decay_interval)
         self.goal_mocap = self.scene.mocap_names.index("goal")
         self.bucket_mocap = self.scene.mocap_names.index("bucket") if cfg.subtask == "throw" else None

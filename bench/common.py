@@ -1,0 +1,28 @@
+"""Helpers shared by the benchmark scripts: compose the real Hydra config and run ``train.run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import train  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def compose_cfg(overrides: list[str]) -> DictConfig:
+    """``cfg/config.yaml`` with ``overrides``, exactly as ``python train.py ...`` composes it."""
+    with initialize_config_dir(config_dir=str(ROOT / "cfg"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def run_training(overrides: list[str], run_dir: Path) -> dict:
+    """One real training run; returns ``train.run``'s summary (per-epoch history)."""
+    cfg = compose_cfg([*overrides, f"+run_dir={run_dir}"])
+    return train.run(cfg)
