@@ -1,0 +1,198 @@
+"""MuJoCo Warp backend (GPU): the same scene and contract as ``mujoco_cpu``, all worlds on one device.
+
+Constructor::
+
+    MujocoWarpBatchedSim(scene, num_envs, *, object_sizes=None, device="cuda", substeps=2, seed=0,
+                         nconmax=None, njmax=None, nthread=0)
+
+Same arguments and tensors as :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim` (``nthread`` is accepted and
+ignored). The state lives in Warp arrays viewed zero-copy as torch tensors (``wp.to_torch``); per-env object
+sizes are batched model fields (``put_model(batch_sizes=...)``). After each step a ``forward`` pass makes
+positions, velocities and sensors current (as the CPU backend's ``mjSTAGE_VEL``). On CUDA the step is
+captured once in a CUDA graph. Status: minimal; exercised on Warp's CPU device only (no GPU here), where it
+compiles for about a minute and runs far below the CPU backend's speed.
+
+Raises ``ImportError`` at import when ``warp`` / ``mujoco_warp`` are missing (``pip install -e .[warp]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+
+try:
+    import mujoco_warp as mjw
+    import warp as wp
+except ImportError as e:  # pragma: no cover - depends on the machine
+    raise ImportError("the mujoco_warp backend needs `pip install mujoco-warp warp-lang` "
+                      "(or pip install -e .[warp]) and an NVIDIA GPU for useful speed") from e
+
+from tasks.sim.base import BatchedSim
+from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia
+
+
+class MujocoWarpBatchedSim(BatchedSim):
+    """N worlds of one MJCF scene on MuJoCo Warp (see module docstring)."""
+
+    def __init__(self, scene: Any, num_envs: int, *, object_sizes: torch.Tensor | np.ndarray | None = None,
+                 device: str | torch.device = "cuda", substeps: int = 2, seed: int = 0,
+                 nconmax: int | None = None, njmax: int | None = None, nthread: int = 0) -> None:
+        self.scene, self.num_envs, self.seed, self.substeps = scene, int(num_envs), seed, substeps
+        self.device = torch.device(device)
+        wp.init()
+        self._wp_device = "cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}"
+        mjm = mujoco.MjModel.from_xml_string(scene.xml)
+        self.model, n = mjm, self.num_envs
+        self.control_dt = float(mjm.opt.timestep * substeps)
+        jid = [mjm.joint(j).id for j in scene.dof_names]
+        self._qadr = torch.as_tensor(mjm.jnt_qposadr[jid], device=self.device)
+        self._vadr = torch.as_tensor(mjm.jnt_dofadr[jid], device=self.device)
+        self._act = torch.as_tensor([mjm.actuator(j).id for j in scene.dof_names], device=self.device)
+        pj = [mjm.joint(j).id for j in getattr(scene, "passive_joints", [])]
+        self._pq = torch.as_tensor(mjm.jnt_qposadr[pj], device=self.device, dtype=torch.long)
+        self._pv = torch.as_tensor(mjm.jnt_dofadr[pj], device=self.device, dtype=torch.long)
+        self._body_ids = [mjm.body(b).id for b in scene.body_names]
+        self._free_adr = {}
+        for i, bid in enumerate(self._body_ids):
+            ja = mjm.body_jntadr[bid]
+            if ja >= 0 and mjm.jnt_type[ja] == mujoco.mjtJoint.mjJNT_FREE:
+                self._free_adr[i] = (int(mjm.jnt_qposadr[ja]), int(mjm.jnt_dofadr[ja]))
+
+        mjd = mujoco.MjData(mjm)
+        default = np.asarray(scene.default_dof_pos, dtype=np.float64)
+        mjd.qpos[mjm.jnt_qposadr[jid]] = default
+        mjd.ctrl[[mjm.actuator(j).id for j in scene.dof_names]] = default
+        mujoco.mj_forward(mjm, mjd)
+        with wp.ScopedDevice(self._wp_device):
+            self._m = self._put_model(mjm, object_sizes)
+            self._d = mjw.put_data(mjm, mjd, nworld=n, nconmax=nconmax, njmax=njmax)
+        t = wp.to_torch
+        d = self._d
+        self._qpos, self._qvel, self._ctrl = t(d.qpos), t(d.qvel), t(d.ctrl)
+        self._xfrc, self._warm = t(d.xfrc_applied), t(d.qacc_warmstart)
+        self._mpos, self._mquat, self._sd = t(d.mocap_pos), t(d.mocap_quat), t(d.sensordata)
+
+        nb, ns, nd = len(scene.body_names), len(scene.site_names), len(jid)
+        o = np.cumsum([0, 3 * nb, 4 * nb, 3 * nb, 3 * nb, 3 * ns, nd, nd])
+        view = lambda k, shape: self._sd[:, o[k]:o[k + 1]].view(n, *shape)
+        self._quat_wxyz = view(1, (nb, 4))
+        self.body_pos, self.body_linvel, self.body_angvel = view(0, (nb, 3)), view(2, (nb, 3)), view(3, (nb, 3))
+        self.site_pos, self.dof_pos, self.dof_vel = view(4, (ns, 3)), view(5, (nd,)), view(6, (nd,))
+        self.body_quat = torch.zeros(n, nb, 4, device=self.device)
+        self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
+        f32 = dict(dtype=torch.float32, device=self.device)
+        self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), **f32)
+        self.dof_upper = torch.tensor(np.asarray(scene.dof_upper), **f32)
+        self.default_dof_pos = torch.tensor(default, **f32)
+        self._graph = None
+        self._forward_all()
+
+    def _put_model(self, mjm: mujoco.MjModel, sizes: Any) -> Any:
+        gid = mjm.geom(self.scene.object_geom).id
+        bid = mjm.geom_bodyid[gid]
+        if sizes is None:
+            self.object_mass = torch.full((self.num_envs,), float(mjm.body_mass[bid]), device=self.device)
+            return mjw.put_model(mjm)
+        sizes = (sizes.detach().cpu().numpy() if isinstance(sizes, torch.Tensor) else np.asarray(sizes))
+        sizes = sizes.astype(np.float64).reshape(self.num_envs, 3)
+        mass, inertia = cuboid_mass_inertia(sizes)
+        n = self.num_envs
+        fields = ("geom_size", "geom_rbound", "geom_aabb", "body_mass", "body_inertia")
+        m = mjw.put_model(mjm, batch_sizes={f: n for f in fields})
+        geoms = [gid]
+        g = self.scene.goal_geom
+        if g is not None and mjm.geom_type[mjm.geom(g).id] == mujoco.mjtGeom.mjGEOM_BOX:
+            geoms.append(mjm.geom(g).id)
+        half = sizes / 2
+        for name, rows in (("geom_size", {k: half for k in geoms}),
+                           ("geom_rbound", {k: np.linalg.norm(half, axis=1) for k in geoms}),
+                           ("geom_aabb", {k: np.concatenate([np.zeros_like(half), half], 1).reshape(n, 2, 3)
+                                          for k in geoms}),
+                           ("body_mass", {bid: mass}), ("body_inertia", {bid: inertia})):
+            arr = getattr(m, name)
+            host = arr.numpy().copy()
+            for k, v in rows.items():
+                host[:, k] = v.reshape(host[:, k].shape)
+            setattr(m, name, wp.array(host, dtype=arr.dtype))
+        self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
+        return m
+
+    # ------------------------------------------------------------------------------------------- internals
+    def _refresh(self) -> None:
+        self.body_quat.copy_(self._quat_wxyz[..., [1, 2, 3, 0]])
+
+    def _forward_all(self) -> None:
+        with wp.ScopedDevice(self._wp_device):
+            mjw.forward(self._m, self._d)
+        self._refresh()
+
+    def _step_kernels(self) -> None:
+        for _ in range(self.substeps):
+            mjw.step(self._m, self._d)
+        mjw.forward(self._m, self._d)
+
+    # ------------------------------------------------------------------------------------------- contract
+    def set_dof_targets(self, targets: torch.Tensor) -> None:
+        """PD position targets ``[N, D]`` rad → ``ctrl``."""
+        self._ctrl[:, self._act] = targets.to(self.device, torch.float32)
+
+    def set_body_force(self, body: int, force: torch.Tensor) -> None:
+        """External force ``[N, 3]`` N (world frame) at tracked body ``body``'s centre of mass."""
+        self._xfrc[:, self._body_ids[body], :3] = force.to(self.device, torch.float32)
+
+    def step(self) -> None:
+        """Advance every world by ``substeps`` physics steps (+ one forward pass) and refresh the tensors."""
+        with wp.ScopedDevice(self._wp_device):
+            if self._wp_device == "cpu":
+                self._step_kernels()
+            else:  # pragma: no cover - needs a GPU
+                if self._graph is None:
+                    with wp.ScopedCapture() as cap:
+                        self._step_kernels()
+                    self._graph = cap.graph
+                wp.capture_launch(self._graph)
+        bad = ~torch.isfinite(self.dof_vel).all(1) | (self.dof_vel.abs() > 1e4).any(1)
+        self.unstable.copy_(bad)
+        self._refresh()
+
+    def reset_dofs(self, env_ids: torch.Tensor, pos: torch.Tensor, vel: torch.Tensor) -> None:
+        """Set robot joint positions/velocities ``[n, D]`` and PD targets = pos (and the partition to 0)."""
+        ids = torch.as_tensor(_ids(env_ids), device=self.device)
+        if ids.numel() == 0:
+            return
+        p = pos.to(self.device, torch.float32)
+        self._qpos[ids[:, None], self._qadr] = p
+        self._qvel[ids[:, None], self._vadr] = vel.to(self.device, torch.float32)
+        self._ctrl[ids[:, None], self._act] = p
+        if self._pq.numel():
+            self._qpos[ids[:, None], self._pq] = 0.0
+            self._qvel[ids[:, None], self._pv] = 0.0
+        self._warm[ids] = 0.0
+        self._forward_all()
+
+    def reset_free_body(
+        self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor
+    ) -> None:
+        """Place tracked free body ``body`` at ``pos [n, 3]``, ``quat [n, 4]`` (x, y, z, w); zero velocity."""
+        ids = torch.as_tensor(_ids(env_ids), device=self.device)
+        if ids.numel() == 0:
+            return
+        qa, va = self._free_adr[body]
+        self._qpos[ids, qa:qa + 3] = pos.to(self.device, torch.float32)
+        self._qpos[ids, qa + 3:qa + 7] = quat.to(self.device, torch.float32)[:, [3, 0, 1, 2]]
+        self._qvel[ids, va:va + 6] = 0.0
+        self._warm[ids] = 0.0
+        self._forward_all()
+
+    def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
+        """Move mocap body ``index`` to ``pos [n, 3]`` m, ``quat [n, 4]`` (x, y, z, w)."""
+        ids = torch.as_tensor(_ids(env_ids), device=self.device)
+        self._mpos[ids, index] = pos.to(self.device, torch.float32)
+        self._mquat[ids, index] = quat.to(self.device, torch.float32)[:, [3, 0, 1, 2]]
+
+    def close(self) -> None:
+        """Drop the device arrays and the captured graph."""
+        self._graph = self._m = self._d = None
