@@ -200,3 +200,22 @@ def test_make_sim_errors_are_clear() -> None:
     with pytest.raises(ImportError, match="Isaac Gym"):
         make_sim("isaacgym", build_scene(), 1)
     assert isinstance(make_sim("mujoco_cpu", build_scene(), 1, nthread=1), MujocoBatchedSim)
+
+
+@pytest.mark.slow
+def test_warp_backend_matches_the_cpu_backend() -> None:
+    """MuJoCo Warp on Warp's CPU device (about a minute of kernel compilation on first use)."""
+    pytest.importorskip("mujoco_warp")
+    from tasks.sim.mujoco_warp import MujocoWarpBatchedSim
+
+    sizes = np.array([[0.05, 0.05, 0.05], [0.1, 0.05, 0.025]])
+    info = build_scene(SceneSpec(goal="box"))
+    sims = [MujocoWarpBatchedSim(info, 2, object_sizes=sizes, device="cpu"),
+            MujocoBatchedSim(info, 2, object_sizes=sizes, nthread=1)]
+    for s in sims:
+        s.reset_free_body(torch.arange(2), info.object_body, torch.tensor([[-0.15, -0.12, 0.7]] * 2),
+                          torch.tensor([[0.0, 0, 0, 1]] * 2))
+        for _ in range(60):
+            s.step()
+    torch.testing.assert_close(sims[0].body_pos, sims[1].body_pos, atol=1e-3, rtol=0)
+    torch.testing.assert_close(sims[0].dof_pos, sims[1].dof_pos, atol=1e-3, rtol=0)
