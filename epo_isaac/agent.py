@@ -264,7 +264,7 @@ class EPOAgent(A2CAgent):
             for mb in self.minibatches(data):
                 loss, info = self.minibatch_loss(mb)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                self.scaler.scale(loss).backward()
                 self.trancate_gradients_and_step()
                 for key, value in info.items():
                     logs[key].append(value)

@@ -100,3 +100,14 @@ def test_nan_observation_names_the_env() -> None:
     env = BatchedTaskVecEnv(_NaNTask())
     with pytest.raises(NonFiniteError, match=r"observations in env\(s\) \[2\]"):
         env.step(torch.zeros(4, 1))
+
+
+def test_paper_preset_matches_the_spec() -> None:
+    cfg = compose_cfg(["task=AllegroKukaTwoArmsReorientation", "+preset=paper"])
+    tc = parse_train_config(cfg.train)
+    assert cfg.task.num_envs == 24576 and tc.population.size == 64
+    assert tc.network.lstm_units == 768 and tc.network.units == [768, 512, 256]
+    assert (tc.ppo.mini_epochs, tc.ppo.learning_rate, tc.ppo.e_clip, tc.ppo.gamma, tc.ppo.tau) == (2, 1e-4, 0.1, 0.99, 0.95)
+    params = rl_games_params(tc, name="x", num_envs=24576, env_name="e", seed=0, device="cpu", train_dir="/tmp",
+                             experiment="x", torch_threads=1)
+    assert params["params"]["config"]["minibatch_size"] == 4 * 24576
