@@ -102,7 +102,17 @@ def transform_points(pos: torch.Tensor, quat: torch.Tensor, offsets: torch.Tenso
     Returns:
         ``[..., K, 3]`` world positions (m).
     """
-    rot = roma.unitquat_to_rotmat(quat)  # [..., 3, 3]
+    return rotate_points(pos, roma.unitquat_to_rotmat(quat), offsets)
+
+
+def rotate_points(pos: torch.Tensor, rot: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """``transform_points`` with the rotation already as a matrix ``rot [..., 3, 3]`` (reuse it).
+
+    Args:
+        pos: ``[..., 3]`` m. rot: ``[..., 3, 3]``. offsets: ``[..., K, 3]`` or ``[K, 3]`` m.
+    Returns:
+        ``[..., K, 3]`` world positions (m).
+    """
     return pos.unsqueeze(-2) + torch.matmul(offsets, rot.transpose(-1, -2))
 
 

@@ -146,6 +146,7 @@ class AllegroKukaTask(BatchedTask):
         self.forces = torch.zeros(n, 3, **f32)
         self.force_prob = torch.zeros(n, **f32)
         self.reward = torch.zeros(n, **f32)
+        self._object_rot = torch.eye(3, **f32).repeat(n, 1, 1)
         # curriculum (§5.3), part of get_state
         self.success_tolerance = cfg.success_tolerance
         self.last_curriculum_update = 0
@@ -267,8 +268,8 @@ class AllegroKukaTask(BatchedTask):
     def _apply_random_forces(self) -> None:
         self.forces = S.update_random_forces(self.forces, self.force_prob, magnitude=self.force_magnitude,
                                              decay_factor=self.force_decay_factor, generator=self.generator)
-        quat = self.sim.body_quat[:, self.object_body]
-        world = torch.matmul(roma.unitquat_to_rotmat(quat), self.forces.unsqueeze(-1)).squeeze(-1)
+        rot = self._object_rot  # object orientation of the current state, from the last _geometry()
+        world = torch.matmul(rot, self.forces.unsqueeze(-1)).squeeze(-1)
         self.sim.set_body_force(self.object_body, world)
 
     def _geometry(self) -> dict[str, torch.Tensor]:
@@ -276,10 +277,12 @@ class AllegroKukaTask(BatchedTask):
         sim, a = self.sim, self.num_arms
         obj_pos = sim.body_pos[:, self.object_body]
         obj_quat = sim.body_quat[:, self.object_body]
+        if self.cfg.num_keypoints == 4 or self.cfg.force_scale > 0.0:
+            self._object_rot = roma.unitquat_to_rotmat(obj_quat)  # [N, 3, 3], reused by the random force
         if self.cfg.num_keypoints == 1:
             keypoints = obj_pos.unsqueeze(1)
         else:
-            keypoints = K.transform_points(obj_pos, obj_quat, self.keypoint_offsets)
+            keypoints = K.rotate_points(obj_pos, self._object_rot, self.keypoint_offsets)
         fingertips = sim.site_pos[:, a:5 * a]  # [N, 4A, 3] fingertip points
         return {
             "object_pos": obj_pos,

@@ -180,3 +180,10 @@ def test_observation_matches_sim_state() -> None:
     ft_rel = sim.site_pos[:, 2:10].view(2, 2, 4, 3) - sim.site_pos[:, :2].unsqueeze(2)
     assert torch.allclose(obs[:, 128:152], ft_rel.reshape(2, 24), atol=1e-6)
     assert torch.allclose(obs[:, 188:191], env.object_scales)
+
+
+def test_env_throughput_bench_smoke() -> None:
+    from bench.env_throughput import measure
+
+    r = measure("AllegroKukaThrow", 8, 0.2, "hold", 1)
+    assert r["env_sps"] > 0 and r["limit_sps"] > 0 and 0 < r["sim_share"] <= 1
