@@ -107,7 +107,8 @@ def test_paper_preset_matches_the_spec() -> None:
     tc = parse_train_config(cfg.train)
     assert cfg.task.num_envs == 24576 and tc.population.size == 64
     assert tc.network.lstm_units == 768 and tc.network.units == [768, 512, 256]
-    assert (tc.ppo.mini_epochs, tc.ppo.learning_rate, tc.ppo.e_clip, tc.ppo.gamma, tc.ppo.tau) == (2, 1e-4, 0.1, 0.99, 0.95)
+    ppo = tc.ppo
+    assert (ppo.mini_epochs, ppo.learning_rate, ppo.e_clip, ppo.gamma, ppo.tau) == (2, 1e-4, 0.1, 0.99, 0.95)
     params = rl_games_params(tc, name="x", num_envs=24576, env_name="e", seed=0, device="cpu", train_dir="/tmp",
                              experiment="x", torch_threads=1)
     assert params["params"]["config"]["minibatch_size"] == 4 * 24576
