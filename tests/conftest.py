@@ -9,12 +9,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from epo_isaac.config import register_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 CFG_DIR = str(ROOT / "cfg")
 
 
 def compose_cfg(overrides: list[str]) -> DictConfig:
     """``cfg/config.yaml`` composed exactly as ``train.py`` would, with ``overrides``."""
+    register_schema()
     with initialize_config_dir(config_dir=CFG_DIR, version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 

@@ -161,6 +161,19 @@ class AllegroKukaTask(BatchedTask):
         self.reward.zero_()
         return self._observe(self._geometry())
 
+    def reset_envs(self, env_ids: torch.Tensor) -> torch.Tensor:
+        """Episode reset of a subset ``env_ids`` (``[n]`` int64 indices, or an ``[N]`` bool mask).
+
+        Returns:
+            obs ``[N, O]`` float32 of every env (the reset ones start a new episode).
+        """
+        ids = env_ids.nonzero().squeeze(-1) if env_ids.dtype == torch.bool else env_ids.long().reshape(-1)
+        ids = ids.to(self.device)
+        if ids.numel():
+            self._reset_envs(ids)
+            self.reward[ids] = 0.0
+        return self._observe(self._geometry())
+
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """One 60 Hz control step for every env (see module docstring for the order).
 

@@ -187,3 +187,17 @@ def test_env_throughput_bench_smoke() -> None:
 
     r = measure("AllegroKukaThrow", 8, 0.2, "hold", 1)
     assert r["env_sps"] > 0 and r["limit_sps"] > 0 and 0 < r["sim_share"] <= 1
+
+
+def test_reset_subset_leaves_others() -> None:
+    env = make("AllegroKukaTwoArmsRegrasping", n=4)
+    env.reset()
+    for _ in range(3):
+        env.step(hold_actions(env))
+    before = env.progress.clone()
+    goal_before = env.goal_pos.clone()
+    obs = env.reset_envs(torch.tensor([False, True, False, True]))
+    assert obs.shape == (4, 169)
+    assert env.progress.tolist() == [before[0].item(), 0, before[2].item(), 0]
+    assert torch.equal(env.goal_pos[[0, 2]], goal_before[[0, 2]])
+    assert not torch.equal(env.goal_pos[[1, 3]], goal_before[[1, 3]])
