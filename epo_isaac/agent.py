@@ -127,7 +127,7 @@ class EPOAgent(A2CAgent):
         the master's old policy on them, and the stored behaviour log-probs; ``None`` when M = 1.
         """
         cfg = self.off_cfg
-        if not cfg["enabled"] or self.num_population < 2 or self.algo == "ppo":
+        if not cfg["enabled"] or self.num_population < 2:
             return None
         T, N = self.horizon_length, self.num_actors
         if self.is_rnn:

@@ -237,7 +237,6 @@ def rl_games_params(
     else:
         network = {"name": "epo_actor_critic", "num_agents": tc.population.size,
                    "latent_dim": tc.population.latent_dim, **asdict(tc.network)}
-        network["units"] = list(tc.network.units)
     config: dict[str, Any] = {
         "name": name,
         "full_experiment_name": experiment,

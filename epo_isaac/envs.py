@@ -87,15 +87,18 @@ def register_task(env_name: str, create_task: Callable[[], Any]) -> None:
     """
     cache: dict[str, BatchedTaskVecEnv] = {}
 
-    def create_vecenv(config_name: str, num_actors: int, **kwargs: Any) -> BatchedTaskVecEnv:
+    def shared_env() -> BatchedTaskVecEnv:
         if "env" not in cache:
             cache["env"] = BatchedTaskVecEnv(create_task())
-        env = cache["env"]
+        return cache["env"]
+
+    def create_vecenv(config_name: str, num_actors: int, **kwargs: Any) -> BatchedTaskVecEnv:
+        env = shared_env()
         if env.task.num_envs != num_actors:
             raise ValueError(f"task has {env.task.num_envs} envs but rl_games asked for {num_actors}")
         return env
 
     vecenv.register(env_name, create_vecenv)
     env_configurations.register(
-        env_name, {"vecenv_type": env_name, "env_creator": lambda **kwargs: create_vecenv("", 0)}
+        env_name, {"vecenv_type": env_name, "env_creator": lambda **kwargs: shared_env()}
     )
