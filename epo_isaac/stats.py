@@ -12,7 +12,8 @@ class EpochStats:
     """Accumulates, over one epoch, the episodes that finished in each agent's block and the
     per-step task extras (named reward terms, scalars). Vectorised; nothing syncs per step."""
 
-    KEYS = ("return", "successes", "true_objective")
+    KEYS = ("return", "successes", "true_objective", "lift_rate")
+    EPISODE_EXTRAS = {"successes": "successes", "true_objective": "true_objective", "lifted": "lift_rate"}
 
     def __init__(self, num_envs: int, num_agents: int, device: torch.device | str) -> None:
         self.num_agents = num_agents
@@ -37,9 +38,9 @@ class EpochStats:
         """``done [N] bool``; ``episode_return [N]`` (before it is zeroed); task ``infos``."""
         self.steps += 1
         self._add("return", done, episode_return)
-        for key in ("successes", "true_objective"):
-            if key in infos:
-                self._add(key, done, infos[key].to(self.device).float())
+        for extra, key in self.EPISODE_EXTRAS.items():
+            if extra in infos:
+                self._add(key, done, infos[extra].to(self.device).float())
         for name, value in infos.get("rewards", {}).items():
             total = value.float().mean()
             self.terms[name] = self.terms[name] + total if name in self.terms else total
@@ -47,7 +48,8 @@ class EpochStats:
             self.scalars[name] = float(value)
 
     def summary(self) -> dict[str, float]:
-        """``master/<key>``, ``agents/<key>_<b>`` means over finished episodes, reward terms
+        """``master/<key>``, ``agents/<key>_<b>`` means over finished episodes (``lift_rate``: the fraction
+        whose object was lifted, from the ``lifted`` extra of the Allegro-Kuka tasks), reward terms
         (mean per step), task scalars."""
         out: dict[str, float] = {}
         for key in self.KEYS:

@@ -181,7 +181,8 @@ class AllegroKukaTask(BatchedTask):
             actions: ``[N, 23]`` (one arm) / ``[N, 46]`` (two arms) in [-1, 1].
         Returns:
             obs ``[N, O]``, reward ``[N]``, done ``[N]`` bool, extras (``time_outs``, ``successes``,
-            ``true_objective``, ``rewards`` named terms, ``scalars``).
+            ``true_objective``, ``lifted`` (the episode's latched lift flag, before any reset),
+            ``rewards`` named terms, ``scalars``).
         Raises:
             ValueError: actions of the wrong shape.
         """
@@ -227,6 +228,7 @@ class AllegroKukaTask(BatchedTask):
             max_fingertip_dist=cfg.fingertip_reset_distance)
         time_outs = time_outs & done
         episode_successes = self.successes.clone()
+        episode_lifted = self.lifted.clone()
         objective = K.true_objective(episode_successes, self.success_tolerance, cfg.success_tolerance,
                                      cfg.target_success_tolerance)
 
@@ -243,6 +245,7 @@ class AllegroKukaTask(BatchedTask):
             "time_outs": time_outs,
             "successes": episode_successes,
             "true_objective": objective,
+            "lifted": episode_lifted,
             "rewards": terms,
             "scalars": {
                 "success_tolerance": self.success_tolerance,

@@ -62,7 +62,7 @@ def test_random_steps(name: str) -> None:
     assert obs.shape == (16, expected_obs(name)) and obs.dtype == torch.float32
     assert reward.shape == (16,) and done.dtype == torch.bool
     assert obs.abs().max() <= 10.0
-    for key in ("time_outs", "successes", "true_objective"):
+    for key in ("time_outs", "successes", "true_objective", "lifted"):
         assert extras[key].shape == (16,)
     assert "success_tolerance" in extras["scalars"]
     assert torch.allclose(sum(extras["rewards"].values()), reward, atol=1e-4)
@@ -148,13 +148,16 @@ def test_time_out_reports_ended_episode() -> None:
     env = make("AllegroKukaThrow", n=3, episode_length=5)
     env.reset()
     env.successes[1] = 2.0  # pretend two successes in env 1's episode
+    env.lifted[2] = True  # and a lift in env 2's
     for t in range(4):
         _, _, done, extras = env.step(hold_actions(env))
         assert done.all() == (t == 3)
     assert extras["time_outs"].all()
     assert extras["successes"].tolist() == [0.0, 2.0, 0.0]
     assert extras["true_objective"].tolist() == pytest.approx([1.0, 3.0, 1.0])  # throw: successes + 1
+    assert extras["lifted"].tolist() == [False, False, True]
     assert env.successes.sum() == 0 and env.prev_episode_successes[1] == 2.0 and (env.progress == 0).all()
+    assert not env.lifted.any()
 
 
 def test_curriculum_and_state_roundtrip() -> None:
