@@ -3,7 +3,7 @@
     python train.py task=AllegroKukaTwoArmsReorientation              # EPO, CPU-sized defaults
     python train.py task=HalfCheetah train=SAPG seed=1
     python train.py task=Pendulum checkpoint=runs/.../nn/Pendulum.pth  # resume training
-    python train.py task=Pendulum test=true checkpoint=...             # play the master policy
+    python train.py task=Pendulum test=true checkpoint=...             # play the master, write a video
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     import tasks
     from epo_isaac.config import parse_train_config, rl_games_params
     from epo_isaac.envs import register_task
-    from epo_isaac.observer import ProgressObserver
+    from epo_isaac.observer import ObserverGroup, ProgressObserver
+    from epo_isaac.video import VideoObserver
 
     if cfg.max_epochs is not None:
         cfg.train.ppo.max_epochs = int(cfg.max_epochs)
@@ -78,28 +79,33 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
     )
-    if cfg.test:
-        params["params"]["config"]["player"].update(agent=int(cfg.agent), use_vecenv=True)
     OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
-    register_task(ENV_NAME, lambda: tasks.make(
-        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim, **settings))
 
-    wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate and not cfg.test else None
-    observer = ProgressObserver()
-    runner = Runner(observer)
-    epo_isaac.register(runner)
-    runner.load(params)
+    def make_viewer() -> Any:
+        return tasks.make_viewer(cfg.task.name, seed=int(cfg.seed), **settings)
+
     checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
     if checkpoint and not Path(checkpoint).is_file():
         raise SystemExit(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
+    if cfg.test:
+        return play(cfg, params, checkpoint, make_viewer, run_dir)
+    register_task(ENV_NAME, lambda: tasks.make(
+        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim, **settings))
+
+    wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
+    observer = ProgressObserver()
+    videos = VideoObserver(make_viewer, tc.video_interval, int(cfg.video_steps), run_dir / "videos", wandb_run)
+    runner = Runner(ObserverGroup(observer, videos))
+    epo_isaac.register(runner)
+    runner.load(params)
     print(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
           f"device={device} run_dir={run_dir}", flush=True)
     start = time.perf_counter()
     try:
-        runner.run({"train": not cfg.test, "play": bool(cfg.test), "checkpoint": checkpoint})
+        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
     finally:
         if wandb_run is not None:
             wandb_run.finish()
@@ -110,6 +116,39 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         print(f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {summary['seconds']:.0f} s; "
               f"last return {last['return']:.2f}, best {best:.2f}; checkpoints in {run_dir / 'nn'}", flush=True)
     return summary
+
+
+def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_viewer: Any,
+         run_dir: Path) -> dict[str, Any]:
+    """``test=true``: restore ``checkpoint`` in the rl_games player, film agent ``cfg.agent`` (0 = master)
+    acting deterministically on one env for ``cfg.video_steps`` control steps into
+    ``<run_dir>/videos/play_agent<k>.mp4``, print the episodes it finished. Returns a summary."""
+    from rl_games.torch_runner import Runner
+
+    import epo_isaac
+    from epo_isaac.envs import register_task
+    from epo_isaac.video import film
+
+    if not checkpoint:
+        raise SystemExit("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
+    register_task(ENV_NAME, make_viewer)
+    config = params["params"]["config"]
+    config["num_actors"] = 1
+    config["player"].update(agent=int(cfg.agent), use_vecenv=True)
+    runner = Runner()
+    epo_isaac.register(runner)
+    runner.load(params)
+    player = runner.create_player()
+    player.restore(checkpoint)
+    path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"
+    start = time.perf_counter()
+    result = film(lambda: player.env.task, player.model, int(cfg.video_steps), path)
+    episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"
+    print(f"[epo_isaac] played agent {int(cfg.agent)} of {checkpoint} for {cfg.video_steps} steps: "
+          f"video {path} ({result.frames} frames at {result.fps:.0f} fps); episode returns: {episodes}"
+          + (f"; successes: {result.successes}" if result.successes else ""), flush=True)
+    return {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "video": str(path),
+            "video_frames": result.frames, "returns": result.returns, "successes": result.successes}
 
 
 @hydra.main(version_base="1.3", config_path="cfg", config_name="config")

@@ -5,7 +5,8 @@
 Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task_train/AllegroKukaRegrasping.yaml``).
 For each algorithm it records, against env steps, the master's lift rate (fraction of finished episodes in
 which the object was lifted above the 0.15 m bonus threshold) and the mean reward per env step over all
-envs, i.e. every agent of the population (the sum of the named reward terms). Saves ``bench/results/allegro_learning.png`` and ``.json``.
+envs, i.e. every agent of the population (the sum of the named reward terms).
+Saves ``bench/results/allegro_learning.png`` and ``.json``.
 The last line is ``regrasp_lift_rate=<float>``: EPO's master lift rate over the last 10 % of its frames
 (mean over seeds). At about 10k env-steps/s on 2 cores, the default budget takes about 17 minutes per run.
 """

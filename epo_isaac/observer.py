@@ -80,3 +80,36 @@ class ProgressObserver(AlgoObserver):
             else:
                 parts.append(f"GA skipped ({event['reason']})")
         print(" | ".join(parts), flush=True)
+
+
+class ObserverGroup(AlgoObserver):
+    """Forwards every rl_games observer call to each of ``observers`` in order (the Runner takes one)."""
+
+    def __init__(self, *observers: AlgoObserver) -> None:
+        super().__init__()
+        self.observers = observers
+
+    def before_init(self, base_name: str, config: dict[str, Any], experiment_name: str) -> None:
+        for o in self.observers:
+            o.before_init(base_name, config, experiment_name)
+
+    def after_init(self, algo: Any) -> None:
+        for o in self.observers:
+            o.after_init(algo)
+
+    def process_infos(self, infos: dict[str, Any], done_indices: torch.Tensor) -> None:
+        for o in self.observers:
+            o.process_infos(infos, done_indices)
+
+    def after_steps(self) -> None:
+        for o in self.observers:
+            o.after_steps()
+
+    def after_clear_stats(self) -> None:
+        for o in self.observers:
+            if hasattr(o, "after_clear_stats"):
+                o.after_clear_stats()
+
+    def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
+        for o in self.observers:
+            o.after_print_stats(frame, epoch_num, total_time)

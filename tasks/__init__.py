@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from typing import Any
 
-from tasks.base import BatchedTask
+# Headless offscreen rendering (videos) with EGL unless the user chose a backend; MuJoCo reads this
+# when it is first imported, so it is set before any simulator module loads.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from tasks.base import BatchedTask  # noqa: E402
 
 # name -> "module:factory". A factory takes keyword arguments only:
 #   num_envs: int, seed: int, device: str, sim: dict, plus the task's own settings.
@@ -76,3 +81,14 @@ def make(
             )
     return factory(num_envs=num_envs, seed=seed, device=device, sim=dict(sim or {}), **settings)
 
+
+
+def make_viewer(name: str, *, seed: int = 0, **settings: Any) -> BatchedTask:
+    """One env of task ``name`` that can :meth:`~tasks.base.BatchedTask.render`: the MuJoCo CPU backend
+    with one thread for simulated tasks, ``render_mode="rgb_array"`` for Gymnasium ones. ``settings`` as
+    for :func:`make` (``num_envs`` is 1, the device is the CPU)."""
+    factory = _resolve(name)
+    if "render_mode" in inspect.signature(factory).parameters:
+        settings = {**settings, "render_mode": "rgb_array"}
+    return make(name, num_envs=1, seed=seed, device="cpu", sim={"backend": "mujoco_cpu", "nthread": 1},
+                **settings)

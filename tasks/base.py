@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -21,6 +22,7 @@ class BatchedTask(ABC):
         num_actions: A; actions live in [-1, 1]^A.
         device: torch device of every returned tensor.
         max_episode_length: control steps after which an episode times out (for logging).
+        control_dt: seconds of simulated time per control step (sets the video frame rate).
 
     Autoreset: an env whose ``done`` is True at step t is reset inside ``step``; the observation
     returned for it is the first observation of its next episode (IsaacGymEnvs convention).
@@ -31,6 +33,7 @@ class BatchedTask(ABC):
     num_actions: int
     device: torch.device
     max_episode_length: int
+    control_dt: float = 1.0 / 60.0
 
     @abstractmethod
     def reset(self) -> torch.Tensor:
@@ -60,6 +63,15 @@ class BatchedTask(ABC):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore what ``get_state`` returned."""
+
+    def render(self, env: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
+        """RGB image ``[height, width, 3]`` uint8 of env ``env`` in its current state.
+
+        Raises:
+            NotImplementedError: the task (or its simulator backend) has no offscreen renderer;
+                build a viewer with :func:`tasks.make_viewer`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no offscreen renderer")
 
     def close(self) -> None:
         """Release simulator resources."""

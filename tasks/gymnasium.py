@@ -33,10 +33,13 @@ class GymnasiumTask(BatchedTask):
         device: str = "cpu",
         max_episode_steps: int | None = None,
         vectorization_mode: str = "sync",
+        render_mode: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {}
         if max_episode_steps is not None:
             kwargs["max_episode_steps"] = max_episode_steps
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
         self.envs = gym.make_vec(
             env_id,
             num_envs=num_envs,
@@ -57,6 +60,9 @@ class GymnasiumTask(BatchedTask):
         self._low = space.low.astype(np.float32)
         self._span = (space.high - space.low).astype(np.float32)
         self._seed = seed
+        self.render_mode = render_mode
+        render_fps = (self.envs.metadata or {}).get("render_fps")
+        self.control_dt = 1.0 / float(render_fps) if render_fps else 1.0 / 30.0
 
     def _obs(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(self.num_envs, -1)
@@ -82,6 +88,17 @@ class GymnasiumTask(BatchedTask):
             extras,
         )
 
+    def render(self, env: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
+        """Env ``env``'s frame at Gymnasium's own resolution (``width``/``height`` are ignored).
+
+        Raises:
+            NotImplementedError: the task was built without ``render_mode="rgb_array"``.
+        """
+        if self.render_mode != "rgb_array":
+            raise NotImplementedError(f"{self.env_id} was built without render_mode='rgb_array'; "
+                                      "use tasks.make_viewer")
+        return np.asarray(self.envs.render()[env])
+
     def close(self) -> None:
         self.envs.close()
 
@@ -95,9 +112,10 @@ def _factory(env_id: str):
         sim: dict[str, Any] | None = None,
         max_episode_steps: int | None = None,
         vectorization_mode: str = "sync",
+        render_mode: str | None = None,
     ) -> GymnasiumTask:
         del sim  # Gymnasium envs bring their own simulator
-        return GymnasiumTask(env_id, num_envs, seed, device, max_episode_steps, vectorization_mode)
+        return GymnasiumTask(env_id, num_envs, seed, device, max_episode_steps, vectorization_mode, render_mode)
 
     make.__doc__ = f"Batched ``{env_id}`` (Gymnasium, SAME_STEP autoreset)."
     return make

@@ -1,26 +1,28 @@
-"""Offscreen rendering of a batched MuJoCo task: an MP4 of one env, or still images of the scene families.
+"""Offscreen rendering: MP4 videos of any renderable task, still images of the Allegro-Kuka scene families.
 
-    python -m tasks.render task=AllegroKukaRegrasping [num_steps=300] [out=regrasping.mp4] [checkpoint=actor.pt]
+    python -m tasks.render task=AllegroKukaRegrasping [num_steps=300] [out=regrasping.mp4] [seed=0]
     python -m tasks.render stills=docs/images
 
-Headless: set ``MUJOCO_GL=egl`` (default here when unset; Debian packages libegl1 libegl-mesa0
-libgl1-mesa-dri) or ``MUJOCO_GL=osmesa`` (libosmesa6). Without ``checkpoint`` the policy is uniform random in
-[-1, 1]; ``checkpoint`` is a TorchScript module mapping observations ``[1, O]`` to actions ``[1, A]``
-(``tasks`` never imports the training code, so export the actor with ``torch.jit.script``/``trace``).
+A random policy; to film a trained one use ``python train.py task=<Name> test=true checkpoint=<.pth>``.
+Headless: ``MUJOCO_GL=egl`` (the default set by :mod:`tasks`; Debian packages libegl1 libegl-mesa0
+libgl1-mesa-dri) or ``MUJOCO_GL=osmesa`` (libosmesa6).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+import imageio.v2 as imageio
+import mujoco  # MUJOCO_GL was set by the package (tasks/__init__.py), which always loads first
+import numpy as np
+import torch
 
-import imageio.v2 as imageio  # noqa: E402
-import mujoco  # noqa: E402
-import torch  # noqa: E402
+import tasks
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
 STILLS = {  # file name -> SceneSpec keyword arguments
@@ -31,6 +33,7 @@ STILLS = {  # file name -> SceneSpec keyword arguments
     "partition": {"num_arms": 2, "goal": "box", "obstacle": "partition"},
     "barrier": {"num_arms": 2, "goal": "box", "obstacle": "barrier"},
 }
+VIDEO_FPS = 30
 
 
 def _camera(two_arms: bool) -> mujoco.MjvCamera:
@@ -41,52 +44,91 @@ def _camera(two_arms: bool) -> mujoco.MjvCamera:
     return cam
 
 
-def _sim_of(task: Any) -> Any:
-    sim = getattr(task, "sim", task)
-    if not hasattr(sim, "mj_data"):
-        raise TypeError(f"{type(task).__name__} has no MuJoCo CPU simulator to render (needs sim=mujoco_cpu)")
-    return sim
+class MujocoFrames:
+    """Offscreen frames of env ``env`` of a :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim`.
+
+    Call it for an RGB image ``[height, width, 3]`` uint8 of the env's current state.
+
+    Raises:
+        TypeError: ``sim`` keeps no host-side MuJoCo data (e.g. the MuJoCo Warp backend).
+    """
+
+    def __init__(self, sim: Any, env: int = 0, width: int = 640, height: int = 480, two_arms: bool = False) -> None:
+        if not hasattr(sim, "mj_data"):
+            raise TypeError(f"{type(sim).__name__} has no host-side MuJoCo data to render; use sim=mujoco")
+        self.key = (env, width, height)
+        self.sim, self.env = sim, env
+        self.renderer = mujoco.Renderer(sim.mj_model(env), height, width)
+        self.camera = _camera(two_arms)
+
+    def __call__(self) -> np.ndarray:
+        self.renderer.update_scene(self.sim.mj_data(self.env), camera=self.camera)
+        return self.renderer.render()
+
+    def close(self) -> None:
+        self.renderer.close()
 
 
-def render_rollout(task: Any, policy: Policy | None, num_steps: int, path: str, env: int = 0,
-                   width: int = 640, height: int = 480, fps: int = 30) -> str:
-    """Run ``policy`` on ``task`` for ``num_steps`` control steps and write env ``env`` as an MP4.
+def frame_stride(control_dt: float, fps: int = VIDEO_FPS) -> int:
+    """Control steps per video frame: every step at ≤ ``fps`` control rates, else every k-th."""
+    return max(1, round(1.0 / (control_dt * fps)))
+
+
+def expected_frames(num_steps: int, control_dt: float, fps: int = VIDEO_FPS) -> int:
+    """Frames :func:`record_video` writes for ``num_steps`` control steps (the initial state is frame 0)."""
+    return math.ceil(num_steps / frame_stride(control_dt, fps))
+
+
+@dataclass
+class VideoResult:
+    """What :func:`record_video` wrote and saw: ``path``, ``frames`` written, video ``fps``, and per finished
+    episode of the filmed env its ``returns`` and ``successes`` (when the task reports them)."""
+
+    path: str
+    frames: int
+    fps: float
+    returns: list[float] = field(default_factory=list)
+    successes: list[float] = field(default_factory=list)
+
+
+def record_video(task: Any, policy: Policy | None, num_steps: int, path: str, env: int = 0,
+                 width: int = 640, height: int = 480, fps: int = VIDEO_FPS,
+                 on_done: Callable[[torch.Tensor], None] | None = None) -> VideoResult:
+    """Reset ``task``, run ``policy`` for ``num_steps`` control steps and write env ``env`` as a video.
 
     Args:
-        task: a BatchedTask whose ``sim`` is a :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim` (or the sim
-            itself, then ``policy`` gives PD targets ``[N, D]`` instead of actions).
-        policy: obs ``[N, O]`` → actions ``[N, A]`` in [-1, 1]; None = uniform random.
-        num_steps: control steps (60 Hz); every other one is rendered at ``fps`` 30.
-        path: output ``.mp4`` (or ``.gif``).
+        task: a :class:`tasks.base.BatchedTask` that can ``render`` (see :func:`tasks.make_viewer`).
+        policy: obs ``[N, O]`` → actions ``[N, A]`` (clamped to [-1, 1]); None = uniform random.
+        num_steps: control steps. The frame before each k-th step is written, k = :func:`frame_stride`,
+            so the video has :func:`expected_frames` frames at ``1 / (k · control_dt)`` fps.
+        path: output file (``.mp4`` via imageio-ffmpeg, or ``.gif``); parent folders are created.
+        on_done: called with the step's ``done [N]`` bool (e.g. to reset a recurrent policy's state).
 
     Returns:
-        ``path``. Raises ``TypeError`` if the task has no MuJoCo CPU simulator.
+        A :class:`VideoResult`. Raises ``NotImplementedError`` if the task cannot render.
     """
-    sim = _sim_of(task)
-    is_task = sim is not task
-    renderer = mujoco.Renderer(sim.mj_model(env), height, width)
-    cam = _camera(len(sim.scene.body_names) > 6)
-    obs = task.reset() if is_task else None
-    n_act = task.num_actions if is_task else sim.dof_lower.numel()
-    stride = max(1, round(1 / (sim.control_dt * fps)))
+    stride = frame_stride(task.control_dt, fps)
+    video_fps = 1.0 / (stride * task.control_dt)
+    obs = task.reset()
+    episode_return = 0.0
+    result = VideoResult(path=path, frames=0, fps=video_fps)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with imageio.get_writer(path, fps=fps) as writer, torch.no_grad():
+    with imageio.get_writer(path, fps=video_fps) as writer, torch.no_grad():
         for t in range(num_steps):
-            if policy is None:
-                act = torch.rand(sim.num_envs, n_act) * 2 - 1
-            else:
-                act = policy(obs) if is_task else policy(torch.zeros(sim.num_envs, 0))
-            if is_task:
-                obs, *_ = task.step(act.clamp(-1, 1))
-            else:
-                lo, hi = sim.dof_lower, sim.dof_upper
-                sim.set_dof_targets(lo + (act.clamp(-1, 1) + 1) / 2 * (hi - lo))
-                sim.step()
             if t % stride == 0:
-                renderer.update_scene(sim.mj_data(env), camera=cam)
-                writer.append_data(renderer.render())
-    renderer.close()
-    return path
+                writer.append_data(task.render(env, width, height))
+                result.frames += 1
+            act = torch.rand(task.num_envs, task.num_actions) * 2 - 1 if policy is None else policy(obs)
+            obs, reward, done, extras = task.step(act.to(task.device).clamp(-1, 1))
+            episode_return += float(reward[env])
+            if on_done is not None:
+                on_done(done)
+            if bool(done[env]):
+                result.returns.append(episode_return)
+                episode_return = 0.0
+                if "successes" in extras:
+                    result.successes.append(float(extras["successes"][env]))
+    return result
 
 
 def render_still(spec_kwargs: dict[str, Any], path: str, width: int = 960, height: int = 640,
@@ -132,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__)
         return
     args = _parse(argv)
-    allowed = {"task", "num_steps", "out", "checkpoint", "seed", "width", "height", "stills"}
+    allowed = {"task", "num_steps", "out", "seed", "width", "height", "stills"}
     unknown = sorted(set(args) - allowed)
     if unknown:
         raise SystemExit(f"unknown argument(s) {unknown}; allowed: {sorted(allowed)}")
@@ -142,19 +184,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     if "task" not in args:
         raise SystemExit("task=<Name> is required (or stills=<dir>); see: python -m tasks.render --help")
-    import tasks
-
     torch.manual_seed(int(args.get("seed", 0)))
-    task = tasks.make(args["task"], num_envs=1, seed=int(args.get("seed", 0)),
-                      sim={"backend": "mujoco_cpu", "nthread": 1})
-    policy = None
-    if "checkpoint" in args:
-        module = torch.jit.load(args["checkpoint"], map_location="cpu")
-        policy = lambda obs: module(obs)  # noqa: E731
+    task = tasks.make_viewer(args["task"], seed=int(args.get("seed", 0)))
     out = args.get("out", f"{args['task']}.mp4")
-    render_rollout(task, policy, int(args.get("num_steps", 300)), out,
-                   width=int(args.get("width", 640)), height=int(args.get("height", 480)))
-    print(out)
+    result = record_video(task, None, int(args.get("num_steps", 300)), out,
+                          width=int(args.get("width", 640)), height=int(args.get("height", 480)))
+    task.close()
+    print(f"{out}: {result.frames} frames at {result.fps:.0f} fps")
 
 
 if __name__ == "__main__":

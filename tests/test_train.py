@@ -100,11 +100,18 @@ def test_baselines_train(algo: str, tmp_path: Path) -> None:
     assert list(Path(out["run_dir"], "nn").glob("*.pth"))
 
 
-def test_play_mode_runs_the_master(epo_run: dict, tmp_path: Path) -> None:
+def test_play_mode_films_the_master(epo_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(epo_run["run_dir"])
-    cfg = compose_cfg(FAST + ["train.population.size=4", "test=true", f"checkpoint={path}",
+    cfg = compose_cfg(FAST + ["train.population.size=4", "test=true", f"checkpoint={path}", "video_steps=20",
                               "+task.max_episode_steps=16", f"+run_dir={tmp_path / 'play'}"])
-    train.run(cfg)
+    out = train.run(cfg)
+    assert out["video_frames"] == 20 and Path(out["video"]).stat().st_size > 0  # Pendulum: 30 Hz, every step
+    assert len(out["returns"]) == 1  # one 16-step episode finished within 20 steps
+
+
+def test_play_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="needs checkpoint"):
+        _run(tmp_path, "noplay", ["test=true"])
 
 
 def test_wandb_offline_run_is_written(tmp_path: Path) -> None:

@@ -266,8 +266,27 @@ class AllegroKukaTask(BatchedTask):
         self.frame = int(state.get("frame", self.frame))
         self.last_curriculum_update = int(state.get("last_curriculum_update", self.last_curriculum_update))
 
+    def render(self, env: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
+        """RGB image ``[height, width, 3]`` uint8 of env ``env`` (MuJoCo offscreen renderer; see
+        :mod:`tasks.render`). Raises ``NotImplementedError`` on a backend without host-side MuJoCo data
+        (MuJoCo Warp, Isaac Gym): render with a :func:`tasks.make_viewer` copy instead."""
+        from tasks.render import MujocoFrames
+
+        key = (env, width, height)
+        if getattr(self, "_frames", None) is None or self._frames.key != key:
+            if getattr(self, "_frames", None) is not None:
+                self._frames.close()
+            try:
+                self._frames = MujocoFrames(self.sim, env, width, height, two_arms=self.two_arms)
+            except TypeError as err:
+                raise NotImplementedError(str(err)) from err
+        return self._frames()
+
     def close(self) -> None:
-        """Release the simulator."""
+        """Release the simulator (and the renderer, if one was made)."""
+        if getattr(self, "_frames", None) is not None:
+            self._frames.close()
+            self._frames = None
         self.sim.close()
 
     # ------------------------------------------------------------------------------------------ internals

@@ -1,0 +1,123 @@
+"""Videos of a policy: the master every ``train.video_interval`` epochs during training, and play mode.
+
+The filmed task is a separate one-env copy (:func:`tasks.make_viewer`, passed in as a factory: this
+package never imports ``tasks``), so training envs and their episodes are untouched. The policy is the
+deterministic Gaussian mean of the current model; it updates no normaliser and draws no random numbers,
+so recording a video does not change the training run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from rl_games.common.algo_observer import AlgoObserver
+
+
+class ModelPolicy:
+    """Deterministic actions of an rl_games continuous actor-critic (``algo.model`` or ``player.model``).
+
+    Call with obs ``[N, O]`` → actions ``[N, A]``, the mean clamped to [-1, 1]. Observations go through
+    the model's input normaliser in eval mode (the running statistics are not updated).
+
+    Args:
+        model: the rl_games model (``ModelA2CContinuousLogStd.Network``) wrapping the network.
+        num_envs: N, for the recurrent state of an LSTM network.
+        agent: for ``epo_actor_critic`` networks, whose latent acts (None: the network's
+            ``default_agent``, the master unless a player changed it).
+    """
+
+    def __init__(self, model: Any, num_envs: int, agent: int | None = None) -> None:
+        self.model = model
+        self.num_envs = num_envs
+        self.agent = agent
+        self.device = next(model.parameters()).device
+        self.states: list[torch.Tensor] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the recurrent state of every env."""
+        default = self.model.get_default_rnn_state() if self.model.is_rnn() else None
+        if default is None:
+            self.states = None
+            return
+        self.states = [torch.zeros(s.shape[0], self.num_envs, s.shape[2], device=self.device) for s in default]
+
+    def on_done(self, done: torch.Tensor) -> None:
+        """Zero the recurrent state of the envs whose episode ended (``done [N]`` bool)."""
+        if self.states is not None and bool(done.any()):
+            for s in self.states:
+                s[:, done.to(self.device)] = 0.0
+
+    @torch.no_grad()
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            obs = obs.to(self.device, torch.float32)
+            inputs: dict[str, Any] = {"obs": self.model.norm_obs(obs), "rnn_states": self.states}
+            if self.agent is not None:
+                inputs["agent_ids"] = torch.full((obs.shape[0],), self.agent, dtype=torch.long, device=self.device)
+            mu, _, _, states = self.model.a2c_network(inputs)
+            if self.states is not None:
+                self.states = list(states)
+        finally:
+            self.model.train(was_training)
+        return mu.clamp(-1.0, 1.0)
+
+
+def film(make_viewer: Callable[[], Any], model: Any, num_steps: int, path: str | Path,
+         agent: int | None = None) -> Any:
+    """Build a one-env viewer task, film ``model``'s deterministic policy for ``num_steps`` control steps
+    into ``path`` and close the task. Returns :class:`tasks.render.VideoResult`.
+
+    Raises:
+        NotImplementedError: the task has no offscreen renderer.
+    """
+    from tasks.render import record_video  # the one place where the agent side touches tasks' renderer
+
+    task = make_viewer()
+    try:
+        policy = ModelPolicy(model, task.num_envs, agent)
+        return record_video(task, policy, num_steps, str(path), on_done=policy.on_done)
+    finally:
+        task.close()
+
+
+class VideoObserver(AlgoObserver):
+    """Every ``interval`` epochs, films the master (agent 0's latent for EPO/SAPG, the policy for PPO) for
+    ``num_steps`` control steps into ``<out_dir>/epoch_<n>.mp4`` and logs it to wandb as ``videos/master``.
+
+    A task that cannot render disables the videos with one warning; training goes on.
+    """
+
+    def __init__(self, make_viewer: Callable[[], Any], interval: int, num_steps: int, out_dir: Path,
+                 wandb_run: Any = None) -> None:
+        super().__init__()
+        self.make_viewer, self.interval, self.num_steps = make_viewer, interval, num_steps
+        self.out_dir, self.wandb_run = Path(out_dir), wandb_run
+        self.algo: Any = None
+        self.paths: list[Path] = []
+
+    def after_init(self, algo: Any) -> None:
+        self.algo = algo
+
+    def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
+        if self.interval <= 0 or epoch_num % self.interval:
+            return
+        path = self.out_dir / f"epoch_{epoch_num:06d}.mp4"
+        is_epo = hasattr(self.algo.model.a2c_network, "latents")
+        try:
+            result = film(self.make_viewer, self.algo.model, self.num_steps, path, agent=0 if is_epo else None)
+        except NotImplementedError as err:
+            print(f"[epo_isaac] videos disabled: {err}", flush=True)
+            self.interval = 0
+            return
+        self.paths.append(path)
+        print(f"[epo_isaac] video of the master: {path} ({result.frames} frames)", flush=True)
+        if self.wandb_run is not None:
+            import wandb
+
+            self.wandb_run.log({"videos/master": wandb.Video(str(path), format="mp4"), "videos/frame": frame})
