@@ -65,6 +65,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from epo_isaac.envs import register_task
     from epo_isaac.observer import ObserverGroup, ProgressObserver
     from epo_isaac.video import VideoObserver
+    from tasks.render import record_video
 
     if cfg.max_epochs is not None:
         cfg.train.ppo.max_epochs = int(cfg.max_epochs)
@@ -97,7 +98,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
     observer = ProgressObserver()
-    videos = VideoObserver(make_viewer, tc.video_interval, int(cfg.video_steps), run_dir / "videos", wandb_run)
+    videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps), run_dir / "videos",
+                           wandb_run)
     runner = Runner(ObserverGroup(observer, videos))
     epo_isaac.register(runner)
     runner.load(params)
@@ -128,6 +130,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     import epo_isaac
     from epo_isaac.envs import register_task
     from epo_isaac.video import film
+    from tasks.render import record_video
 
     if not checkpoint:
         raise SystemExit("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
@@ -142,7 +145,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     player.restore(checkpoint)
     path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"
     start = time.perf_counter()
-    result = film(lambda: player.env.task, player.model, int(cfg.video_steps), path)
+    result = film(lambda: player.env.task, record_video, player.model, int(cfg.video_steps), path)
     episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"
     print(f"[epo_isaac] played agent {int(cfg.agent)} of {checkpoint} for {cfg.video_steps} steps: "
           f"video {path} ({result.frames} frames at {result.fps:.0f} fps); episode returns: {episodes}"

@@ -1,7 +1,8 @@
 """Videos of a policy: the master every ``train.video_interval`` epochs during training, and play mode.
 
-The filmed task is a separate one-env copy (:func:`tasks.make_viewer`, passed in as a factory: this
-package never imports ``tasks``), so training envs and their episodes are untouched. The policy is the
+The filmed task is a separate one-env copy (:func:`tasks.make_viewer`), so training envs and their episodes
+are untouched. This package never imports ``tasks``: ``train.py`` passes in the viewer factory and the
+recorder (:func:`tasks.render.record_video`). The policy is the
 deterministic Gaussian mean of the current model; it updates no normaliser and draws no random numbers,
 so recording a video does not change the training run.
 """
@@ -68,16 +69,19 @@ class ModelPolicy:
         return mu.clamp(-1.0, 1.0)
 
 
-def film(make_viewer: Callable[[], Any], model: Any, num_steps: int, path: str | Path,
+Recorder = Callable[..., Any]
+"""``record(task, policy, num_steps, path, on_done=...)`` → result with ``frames``, ``fps``, ``returns``,
+``successes`` (:func:`tasks.render.record_video`)."""
+
+
+def film(make_viewer: Callable[[], Any], record_video: Recorder, model: Any, num_steps: int, path: str | Path,
          agent: int | None = None) -> Any:
     """Build a one-env viewer task, film ``model``'s deterministic policy for ``num_steps`` control steps
-    into ``path`` and close the task. Returns :class:`tasks.render.VideoResult`.
+    into ``path`` with ``record_video`` and close the task. Returns what ``record_video`` returns.
 
     Raises:
         NotImplementedError: the task has no offscreen renderer.
     """
-    from tasks.render import record_video  # the one place where the agent side touches tasks' renderer
-
     task = make_viewer()
     try:
         policy = ModelPolicy(model, task.num_envs, agent)
@@ -93,10 +97,11 @@ class VideoObserver(AlgoObserver):
     A task that cannot render disables the videos with one warning; training goes on.
     """
 
-    def __init__(self, make_viewer: Callable[[], Any], interval: int, num_steps: int, out_dir: Path,
-                 wandb_run: Any = None) -> None:
+    def __init__(self, make_viewer: Callable[[], Any], record_video: Recorder, interval: int, num_steps: int,
+                 out_dir: Path, wandb_run: Any = None) -> None:
         super().__init__()
-        self.make_viewer, self.interval, self.num_steps = make_viewer, interval, num_steps
+        self.make_viewer, self.record_video = make_viewer, record_video
+        self.interval, self.num_steps = interval, num_steps
         self.out_dir, self.wandb_run = Path(out_dir), wandb_run
         self.algo: Any = None
         self.paths: list[Path] = []
@@ -110,7 +115,8 @@ class VideoObserver(AlgoObserver):
         path = self.out_dir / f"epoch_{epoch_num:06d}.mp4"
         is_epo = hasattr(self.algo.model.a2c_network, "latents")
         try:
-            result = film(self.make_viewer, self.algo.model, self.num_steps, path, agent=0 if is_epo else None)
+            result = film(self.make_viewer, self.record_video, self.algo.model, self.num_steps, path,
+                          agent=0 if is_epo else None)
         except NotImplementedError as err:
             print(f"[epo_isaac] videos disabled: {err}", flush=True)
             self.interval = 0
