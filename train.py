@@ -93,7 +93,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise SystemExit(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
     if cfg.test:
         return play(cfg, params, checkpoint, make_viewer, run_dir)
-    register_task(ENV_NAME, lambda: tasks.make(
+    close_task = register_task(ENV_NAME, lambda: tasks.make(
         cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim, **settings))
 
     wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
@@ -109,15 +109,31 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     try:
         runner.run({"train": True, "play": False, "checkpoint": checkpoint})
     finally:
+        close_task()
         if wandb_run is not None:
             wandb_run.finish()
     summary = {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "history": observer.history}
     if observer.history:
-        last = observer.history[-1]
-        best = max((h["return"] for h in observer.history if h["return"] == h["return"]), default=float("nan"))
-        print(f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {summary['seconds']:.0f} s; "
-              f"last return {last['return']:.2f}, best {best:.2f}; checkpoints in {run_dir / 'nn'}", flush=True)
+        print(end_summary(observer.history, summary["seconds"], run_dir, videos.paths), flush=True)
     return summary
+
+
+def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
+    """The closing console line: epochs, frames, time, the last logged master return / successes / lift rate
+    (the last epoch in which a master episode finished), GA generations, where checkpoints and videos are."""
+    last = history[-1]
+    parts = [f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {seconds:.0f} s"]
+    for key, label in (("master/return", "master return"), ("master/successes", "master successes"),
+                       ("master/lift_rate", "master lift rate")):
+        values = [h[key] for h in history if key in h and h[key] == h[key]]
+        if values:
+            parts.append(f"last {label} {values[-1]:.2f} (best {max(values):.2f})")
+    if "ga/generation" in last:
+        parts.append(f"GA generations {int(last['ga/generation'])}")
+    parts.append(f"checkpoints in {run_dir / 'nn'}")
+    if videos:
+        parts.append(f"{len(videos)} video(s) in {videos[-1].parent}")
+    return "; ".join(parts)
 
 
 def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_viewer: Any,
@@ -134,7 +150,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
 
     if not checkpoint:
         raise SystemExit("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
-    register_task(ENV_NAME, make_viewer)
+    close_task = register_task(ENV_NAME, make_viewer)
     config = params["params"]["config"]
     config["num_actors"] = 1
     config["player"].update(agent=int(cfg.agent), use_vecenv=True)
@@ -145,7 +161,10 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     player.restore(checkpoint)
     path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"
     start = time.perf_counter()
-    result = film(lambda: player.env.task, record_video, player.model, int(cfg.video_steps), path)
+    try:
+        result = film(lambda: player.env.task, record_video, player.model, int(cfg.video_steps), path)
+    finally:
+        close_task()
     episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"
     print(f"[epo_isaac] played agent {int(cfg.agent)} of {checkpoint} for {cfg.video_steps} steps: "
           f"video {path} ({result.frames} frames at {result.fps:.0f} fps); episode returns: {episodes}"

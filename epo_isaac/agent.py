@@ -29,6 +29,8 @@ from epo_isaac.stats import EpochStats
 class EPOAgent(A2CAgent):
     """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py)."""
 
+    reports_population_stats = True  # per-agent stats in epoch_summary; ProgressObserver must not add its own
+
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
         super().__init__(base_name, params)
         cfg = self.config["epo"]

@@ -80,10 +80,12 @@ class BatchedTaskVecEnv(IVecEnv):
             self.task.set_state(env_state)
 
 
-def register_task(env_name: str, create_task: Callable[[], Any]) -> None:
+def register_task(env_name: str, create_task: Callable[[], Any]) -> Callable[[], None]:
     """Make ``env_name`` usable as rl_games ``config.env_name`` (trainer and player).
 
     The task is built on first use and shared, so trainer and player never build two simulators.
+    Returns ``close()``, which closes the task if it was built (call it when the run ends, so a
+    ``--multirun`` sweep does not keep every job's simulator alive).
     """
     cache: dict[str, BatchedTaskVecEnv] = {}
 
@@ -98,7 +100,13 @@ def register_task(env_name: str, create_task: Callable[[], Any]) -> None:
             raise ValueError(f"task has {env.task.num_envs} envs but rl_games asked for {num_actors}")
         return env
 
+    def close() -> None:
+        env = cache.pop("env", None)
+        if env is not None:
+            env.task.close()
+
     vecenv.register(env_name, create_vecenv)
     env_configurations.register(
         env_name, {"vecenv_type": env_name, "env_creator": lambda **kwargs: shared_env()}
     )
+    return close

@@ -30,7 +30,9 @@ class ProgressObserver(AlgoObserver):
 
     def after_init(self, algo: Any) -> None:
         self.algo = algo
-        if not hasattr(algo, "epoch_summary"):
+        # rl_games calls after_init from inside the agent's __init__, before our agent's own attributes
+        # exist: ask the class whether it keeps per-agent statistics (EPOAgent) or not (stock PPO).
+        if not getattr(type(algo), "reports_population_stats", False):
             self.stats = EpochStats(algo.num_actors, 1, algo.ppo_device)
         self._last_time = time.perf_counter()
         self._last_frame = 0

@@ -46,6 +46,15 @@ def test_epo_trains_writes_checkpoint_events_and_config(epo_run: dict) -> None:
     assert state["model"]["a2c_network.latents"].shape == (4, 32)
 
 
+def test_console_and_history_report_the_masters_block(epo_run: dict) -> None:
+    rows = [h for h in epo_run["history"] if "master/return" in h]
+    assert rows, "no master episode finished"
+    for h in rows:  # master = agent 0's block (envs 0-3), not the mean over all 16 envs
+        assert h["master/return"] == h["agents/return_0"]
+    assert any("agents/return_3" in h for h in epo_run["history"]), "per-agent statistics missing"
+    assert epo_run["history"][-1]["ga/generation"] >= 1
+
+
 def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(epo_run["run_dir"])
     saved = torch.load(path, weights_only=False)
