@@ -39,8 +39,10 @@ class MujocoWarpBatchedSim(BatchedSim):
 
     def __init__(self, scene: Any, num_envs: int, *, object_sizes: torch.Tensor | np.ndarray | None = None,
                  device: str | torch.device = "cuda", substeps: int = 2, seed: int = 0,
-                 nconmax: int | None = None, njmax: int | None = None, nthread: int = 0) -> None:
+                 nconmax: int | None = None, njmax: int | None = None, nthread: int = 0,
+                 refresh_sensors: bool = False) -> None:
         self.scene, self.num_envs, self.seed, self.substeps = scene, int(num_envs), seed, substeps
+        self.refresh_sensors = refresh_sensors
         self.device = torch.device(device)
         wp.init()
         self._wp_device = "cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}"
@@ -132,7 +134,8 @@ class MujocoWarpBatchedSim(BatchedSim):
     def _step_kernels(self) -> None:
         for _ in range(self.substeps):
             mjw.step(self._m, self._d)
-        mjw.forward(self._m, self._d)
+        if self.refresh_sensors:
+            mjw.forward(self._m, self._d)
 
     # ------------------------------------------------------------------------------------------- contract
     def set_dof_targets(self, targets: torch.Tensor) -> None:
@@ -144,7 +147,8 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._xfrc[:, self._body_ids[body], :3] = force.to(self.device, torch.float32)
 
     def step(self) -> None:
-        """Advance every world by ``substeps`` physics steps (+ one forward pass) and refresh the tensors."""
+        """Advance every world by ``substeps`` physics steps (+ one forward pass with ``refresh_sensors``, as
+        on the CPU backend) and refresh the tensors."""
         with wp.ScopedDevice(self._wp_device):
             if self._wp_device == "cpu":
                 self._step_kernels()

@@ -167,9 +167,11 @@ def test_same_inputs_give_the_same_trajectory() -> None:
     assert torch.equal(a, b)
 
 
-def test_batched_stepping_equals_a_loop_over_mjdata() -> None:
+@pytest.mark.parametrize("refresh_sensors", [False, True])
+def test_batched_stepping_equals_a_loop_over_mjdata(refresh_sensors: bool) -> None:
+    """Sensors follow mj_step's convention (the state before the last substep) unless refresh_sensors."""
     sizes = assign_objects(3, cuboid_scales())
-    sim = _sim(n=3, object_sizes=sizes)
+    sim = _sim(n=3, object_sizes=sizes, refresh_sensors=refresh_sensors)
     traj = _rollout(sim, 10)
     g = torch.Generator().manual_seed(0)
     targets = [sim.dof_lower + torch.rand(3, 23, generator=g) * (sim.dof_upper - sim.dof_lower)
@@ -182,8 +184,19 @@ def test_batched_stepping_equals_a_loop_over_mjdata() -> None:
         d.ctrl[:] = sim.default_dof_pos.numpy()
         for k in range(10):
             d.ctrl[:] = targets[k][i].numpy()
-            mujoco.mj_step(m, d, nstep=2)
-            np.testing.assert_allclose(d.qpos[qadr], traj[k, i, :23].numpy(), atol=1e-6)
+            mujoco.mj_step(m, d)
+            before_last = d.qpos[qadr].copy()
+            mujoco.mj_step(m, d)
+            expected = d.qpos[qadr] if refresh_sensors else before_last
+            np.testing.assert_allclose(traj[k, i, :23].numpy(), expected, atol=1e-6)
+        np.testing.assert_allclose(sim.mj_data(i).qpos[qadr], d.qpos[qadr], atol=1e-6)  # state: the end
+
+
+def test_persistent_and_per_thread_mjdata_give_identical_trajectories() -> None:
+    sizes = assign_objects(3, cuboid_scales())
+    a = _rollout(_sim(n=3, object_sizes=sizes, persistent=True))
+    b = _rollout(MujocoBatchedSim(build_scene(SceneSpec()), 3, nthread=2, object_sizes=sizes, persistent=False))
+    assert torch.equal(a, b)
 
 
 def test_partition_is_reset_with_the_robot() -> None:
