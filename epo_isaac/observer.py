@@ -73,6 +73,8 @@ class ProgressObserver(AlgoObserver):
             parts.append(f"master return {_fmt(summary['master/return'])}")
         if "master/successes" in summary:
             parts.append(f"master successes {_fmt(summary['master/successes'])}")
+        if "master/lift_rate" in summary:
+            parts.append(f"master lift rate {_fmt(summary['master/lift_rate'])}")
         if "fitness/mean" in summary:
             parts.append(f"mean fitness {_fmt(summary['fitness/mean'])}")
         event = getattr(algo, "epoch_summary", {}).get("_ga_event")
