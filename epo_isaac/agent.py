@@ -258,13 +258,18 @@ class EPOAgent(A2CAgent):
                       "b_loss": b_loss.detach(), "kl": kl}
 
     def update(self, data: dict[str, Any]) -> dict[str, list[torch.Tensor]]:
-        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on the mean KL."""
+        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on the mean KL. With
+        ``mixed_precision`` on a CUDA device the forward pass and loss run under float16 autocast and the
+        backward pass through rl_games' GradScaler (as rl_games' own A2C agent does)."""
         logs: dict[str, list[torch.Tensor]] = {"a_loss": [], "c_loss": [], "entropy": [], "b_loss": [], "kl": []}
+        device_type = torch.device(self.ppo_device).type
+        autocast = bool(self.mixed_precision) and device_type == "cuda"
         self.set_train()
         for _ in range(self.mini_epochs_num):
             epoch_kls = []
             for mb in self.minibatches(data):
-                loss, info = self.minibatch_loss(mb)
+                with torch.autocast(device_type=device_type, enabled=autocast):
+                    loss, info = self.minibatch_loss(mb)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 self.trancate_gradients_and_step()

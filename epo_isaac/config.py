@@ -115,6 +115,7 @@ class PPOConfig:
     seq_length: int = 16
     """BPTT length for the LSTM."""
     mixed_precision: bool = False
+    """float16 autocast + GradScaler for the update on CUDA (ignored on the CPU)."""
     max_epochs: int = 200
     max_frames: int = -1
     save_frequency: int = 10
