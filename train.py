@@ -162,7 +162,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"
     start = time.perf_counter()
     try:
-        result = film(lambda: player.env.task, record_video, player.model, int(cfg.video_steps), path)
+        result = film(player.env.task, record_video, player.model, int(cfg.video_steps), path)
     finally:
         close_task()
     episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"

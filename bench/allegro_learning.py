@@ -23,18 +23,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from common import RESULTS, run_training  # noqa: E402
+from common import RESULTS, run_training, series  # noqa: E402
 
 TASK = "AllegroKukaRegrasping"
-
-
-def series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, value) of the epochs where ``key`` was logged and finite."""
-    pts = [(h["frames"], h[key]) for h in history if key in h and math.isfinite(h[key])]
-    if not pts:
-        return np.zeros(0), np.zeros(0)
-    frames, values = zip(*pts, strict=True)
-    return np.asarray(frames, float), np.asarray(values, float)
 
 
 def reward_per_step(history: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -26,3 +28,12 @@ def run_training(overrides: list[str], run_dir: Path) -> dict:
     """One real training run; returns ``train.run``'s summary (per-epoch history)."""
     cfg = compose_cfg([*overrides, f"+run_dir={run_dir}"])
     return train.run(cfg)
+
+
+def series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, value) of the epochs of a ``train.run`` history where ``key`` was logged and finite."""
+    pts = [(h["frames"], h[key]) for h in history if key in h and math.isfinite(h[key])]
+    if not pts:
+        return np.zeros(0), np.zeros(0)
+    frames, values = zip(*pts, strict=True)
+    return np.asarray(frames, float), np.asarray(values, float)

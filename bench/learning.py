@@ -20,17 +20,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from common import RESULTS, run_training  # noqa: E402
+from common import RESULTS, run_training, series  # noqa: E402
 
 
 def curve(history: list[dict], algo: str) -> tuple[np.ndarray, np.ndarray]:
     """(frames, return) of the epochs that have a finished episode."""
-    key = "return" if algo == "PPO" else "master/return"
-    pts = [(h["frames"], h[key]) for h in history if key in h and math.isfinite(h[key])]
-    if not pts:
-        return np.zeros(0), np.zeros(0)
-    frames, values = zip(*pts, strict=True)
-    return np.asarray(frames, float), np.asarray(values, float)
+    return series(history, "return" if algo == "PPO" else "master/return")
 
 
 def main() -> None:

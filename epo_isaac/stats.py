@@ -12,8 +12,9 @@ class EpochStats:
     """Accumulates, over one epoch, the episodes that finished in each agent's block and the
     per-step task extras (named reward terms, scalars). Vectorised; nothing syncs per step."""
 
-    KEYS = ("return", "successes", "true_objective", "lift_rate")
     EPISODE_EXTRAS = {"successes": "successes", "true_objective": "true_objective", "lifted": "lift_rate"}
+    """Task extra (value at episode end) -> logged key."""
+    KEYS = ("return", *EPISODE_EXTRAS.values())
 
     def __init__(self, num_envs: int, num_agents: int, device: torch.device | str) -> None:
         self.num_agents = num_agents

@@ -74,20 +74,17 @@ Recorder = Callable[..., Any]
 ``successes`` (:func:`tasks.render.record_video`)."""
 
 
-def film(make_viewer: Callable[[], Any], record_video: Recorder, model: Any, num_steps: int, path: str | Path,
+def film(task: Any, record_video: Recorder, model: Any, num_steps: int, path: str | Path,
          agent: int | None = None) -> Any:
-    """Build a one-env viewer task, film ``model``'s deterministic policy for ``num_steps`` control steps
-    into ``path`` with ``record_video`` and close the task. Returns what ``record_video`` returns.
+    """Film ``model``'s deterministic policy on ``task`` (a renderable task, e.g. from
+    :func:`tasks.make_viewer`; the caller closes it) for ``num_steps`` control steps into ``path`` with
+    ``record_video``. Returns what ``record_video`` returns.
 
     Raises:
         NotImplementedError: the task has no offscreen renderer.
     """
-    task = make_viewer()
-    try:
-        policy = ModelPolicy(model, task.num_envs, agent)
-        return record_video(task, policy, num_steps, str(path), on_done=policy.on_done)
-    finally:
-        task.close()
+    policy = ModelPolicy(model, task.num_envs, agent)
+    return record_video(task, policy, num_steps, str(path), on_done=policy.on_done)
 
 
 class VideoObserver(AlgoObserver):
@@ -114,13 +111,16 @@ class VideoObserver(AlgoObserver):
             return
         path = self.out_dir / f"epoch_{epoch_num:06d}.mp4"
         is_epo = hasattr(self.algo.model.a2c_network, "latents")
+        task = self.make_viewer()
         try:
-            result = film(self.make_viewer, self.record_video, self.algo.model, self.num_steps, path,
+            result = film(task, self.record_video, self.algo.model, self.num_steps, path,
                           agent=0 if is_epo else None)
         except NotImplementedError as err:
             print(f"[epo_isaac] videos disabled: {err}", flush=True)
             self.interval = 0
             return
+        finally:
+            task.close()
         self.paths.append(path)
         print(f"[epo_isaac] video of the master: {path} ({result.frames} frames)", flush=True)
         if self.wandb_run is not None:

@@ -82,7 +82,6 @@ def make(
     return factory(num_envs=num_envs, seed=seed, device=device, sim=dict(sim or {}), **settings)
 
 
-
 def make_viewer(name: str, *, seed: int = 0, **settings: Any) -> BatchedTask:
     """One env of task ``name`` that can :meth:`~tasks.base.BatchedTask.render`: the MuJoCo CPU backend
     with one thread for simulated tasks, ``render_mode="rgb_array"`` for Gymnasium ones. ``settings`` as

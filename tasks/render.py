@@ -150,11 +150,10 @@ def render_still(spec_kwargs: dict[str, Any], path: str, width: int = 960, heigh
     sim.reset_free_body(one, sim.scene.object_body, start, ident)
     for _ in range(settle_steps):
         sim.step()
-    renderer = mujoco.Renderer(sim.mj_model(0), height, width)
-    renderer.update_scene(sim.mj_data(0), camera=_camera(two))
+    frames = MujocoFrames(sim, 0, width, height, two_arms=two)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imageio.imwrite(path, renderer.render())
-    renderer.close()
+    imageio.imwrite(path, frames())
+    frames.close()
     return path
 
 

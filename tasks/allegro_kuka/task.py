@@ -86,6 +86,7 @@ class AllegroKukaTask(BatchedTask):
         self.device = dev = torch.device(device)
         self.num_arms = a = cfg.num_arms
         self.two_arms = a == 2
+        self._frames: Any = None  # tasks.render.MujocoFrames, made on the first render()
         self.num_actions = DOFS_PER_ARM * a
         self.num_obs = observation_size(a, cfg.num_keypoints)
         self.max_episode_length = cfg.episode_length
@@ -273,8 +274,8 @@ class AllegroKukaTask(BatchedTask):
         from tasks.render import MujocoFrames
 
         key = (env, width, height)
-        if getattr(self, "_frames", None) is None or self._frames.key != key:
-            if getattr(self, "_frames", None) is not None:
+        if self._frames is None or self._frames.key != key:
+            if self._frames is not None:
                 self._frames.close()
             try:
                 self._frames = MujocoFrames(self.sim, env, width, height, two_arms=self.two_arms)
@@ -284,7 +285,7 @@ class AllegroKukaTask(BatchedTask):
 
     def close(self) -> None:
         """Release the simulator (and the renderer, if one was made)."""
-        if getattr(self, "_frames", None) is not None:
+        if self._frames is not None:
             self._frames.close()
             self._frames = None
         self.sim.close()

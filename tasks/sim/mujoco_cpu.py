@@ -66,7 +66,6 @@ class MujocoBatchedSim(BatchedSim):
         self.scene, self.num_envs, self.seed = scene, int(num_envs), seed
         self.device = torch.device(device)
         self.substeps = substeps
-        self.persistent = persistent
         self._stage = mujoco.mjtStage.mjSTAGE_VEL if refresh_sensors else mujoco.mjtStage.mjSTAGE_NONE
         self._models: dict[int, mujoco.MjModel] = {}
         self.model = mujoco.MjModel.from_xml_string(scene.xml)
