@@ -82,11 +82,11 @@ def action_targets(
         ``[N, D]`` targets (rad).
     """
     a = actions.clamp(-1.0, 1.0)
-    absolute = scale(a, lower, upper)
+    absolute = torch.lerp(lower, upper, a.add(1.0).mul_(0.5))  # = scale(a, lower, upper)
     if moving_average != 1.0:
-        absolute = moving_average * absolute + (1.0 - moving_average) * prev_targets
-    targets = torch.where(incremental, prev_targets + speed_dt * a, absolute)
-    return torch.clamp(targets, lower, upper)
+        absolute = torch.lerp(prev_targets, absolute, moving_average)
+    targets = torch.where(incremental, torch.add(prev_targets, a, alpha=speed_dt), absolute)
+    return targets.clamp_(lower, upper)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def update_near_goal_steps(near_goal_steps: torch.Tensor, is_near: torch.Tensor)
     Returns:
         ``[N]`` int64, the new counter.
     """
-    return near_goal_steps + is_near.long()
+    return near_goal_steps + is_near
 
 
 def is_success(near_goal_steps: torch.Tensor, success_steps: int) -> torch.Tensor:
@@ -235,7 +235,7 @@ def true_objective(successes: torch.Tensor, tolerance: float, initial: float, ta
     """
     s = successes.float()
     if tolerance > target + 1e-9:
-        return 0.01 * s + curriculum_progress(tolerance, initial, target)
+        return s.mul(0.01).add_(curriculum_progress(tolerance, initial, target))
     return s + 1.0
 
 
@@ -248,7 +248,7 @@ def progress_after_success(progress: torch.Tensor, success: torch.Tensor) -> tor
     Args:
         progress: ``[N]`` int64 control steps; success: ``[N]`` bool.
     """
-    return torch.where(success, torch.zeros_like(progress), progress)
+    return progress.masked_fill(success, 0)
 
 
 def compute_resets(

@@ -260,9 +260,11 @@ def scene_xml(spec: SceneSpec) -> str:
         goal = _geom("goal_geom", "box", half, bits=(0, 0), rgba="0.1 0.9 0.1 0.4")
     goal_body = f'<body name="goal" mocap="true" pos="0 0.2 0.9">{goal}</body>' if goal else ""
     sensors = []
-    # grouped by kind so that each state tensor is one contiguous slice of sensordata (see tasks/sim)
+    # grouped by kind so that each state tensor is one slice of sensordata (tasks/sim/base.SENSOR_GROUPS)
     for s in ("framepos", "framequat", "framelinvel", "frameangvel"):
         sensors += [f'<{s} objtype="xbody" objname="{name}"/>' for name in _tracked_bodies(spec)]
+    sensors += [f'<frame{axis}axis objtype="xbody" objname="{name}"/>'  # rotation matrix columns
+                for name in _tracked_bodies(spec) for axis in "xyz"]
     sensors += [f'<framepos objtype="site" objname="{s}"/>' for s in _tracked_sites(spec)]
     sensors += [f'<jointpos joint="{j}"/>' for j in _dof_names(spec)]
     sensors += [f'<jointvel joint="{j}"/>' for j in _dof_names(spec)]

@@ -18,13 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import roma
 import torch
 
 from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import sampling as S
 from tasks.allegro_kuka.config import AllegroKukaConfig
-from tasks.allegro_kuka.observations import observation_size, observations
+from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
 from tasks.allegro_kuka.rewards import RewardScales, lift_height, reward_terms, total_reward, update_lifted
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
@@ -147,7 +146,19 @@ class AllegroKukaTask(BatchedTask):
         self.forces = torch.zeros(n, 3, **f32)
         self.force_prob = torch.zeros(n, **f32)
         self.reward = torch.zeros(n, **f32)
-        self._object_rot = torch.eye(3, **f32).repeat(n, 1, 1)
+        self._obs = ObservationBuffer(n, a, cfg.num_keypoints, self.dof_lower, self.dof_upper,
+                                      cfg.clamp_abs_observations)
+        # views of the sim's state tensors (updated in place by the backend): taken once, not every step
+        sim, ob = self.sim, self.object_body
+        self._object_pos, self._object_rot = sim.body_pos[:, ob], sim.body_rotmat[:, ob]
+        self._object_z = self._object_pos[:, 2]
+        self._fingertips = sim.site_pos[:, a:5 * a]  # [N, 4A, 3] fingertip points
+        self._obs_state = dict(
+            dof_pos=sim.dof_pos, dof_vel=sim.dof_vel, palm_centre=sim.site_pos[:, :a],
+            palm_quat=sim.body_quat[:, :a], palm_linvel=sim.body_linvel[:, :a],
+            palm_angvel=sim.body_angvel[:, :a], object_quat=sim.body_quat[:, ob],
+            object_linvel=sim.body_linvel[:, ob], object_angvel=sim.body_angvel[:, ob],
+            fingertips=self._fingertips, object_scales=self.object_scales)
         # curriculum (§5.3), part of get_state
         self.success_tolerance = cfg.success_tolerance
         self.last_curriculum_update = 0
@@ -157,7 +168,7 @@ class AllegroKukaTask(BatchedTask):
     def reset(self) -> torch.Tensor:
         """Reset every env. Returns obs ``[N, O]`` float32."""
         ids = torch.arange(self.num_envs, device=self.device)
-        self.successes.zero_()
+        self.successes = torch.zeros_like(self.successes)
         self._reset_envs(ids)
         self.reward.zero_()
         return self._observe(self._geometry())
@@ -203,47 +214,47 @@ class AllegroKukaTask(BatchedTask):
         self._curriculum()
 
         geo = self._geometry()
-        best_kp = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
-        best_ft = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
-        height = lift_height(geo["object_pos"][:, 2], OBJECT_START_Z)
+        kp_dist, ft_dist = geo["keypoint_dist"], geo["fingertip_dist"]
+        best_kp = K.fill_uninitialised(self.best_keypoint_dist, kp_dist)
+        best_ft = K.fill_uninitialised(self.best_fingertip_dist, ft_dist)
+        height = lift_height(self._object_z, OBJECT_START_Z)
         lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
-        near = K.near_goal(geo["keypoint_dist"], self.success_tolerance, cfg.keypoint_scale)
+        near = K.near_goal(kp_dist, self.success_tolerance, cfg.keypoint_scale)
         terms = reward_terms(
-            height=height, lifted_before=self.lifted, lifted=lifted, fingertip_dist=geo["fingertip_dist"],
-            best_fingertip_dist=best_ft, keypoint_dist=geo["keypoint_dist"], best_keypoint_dist=best_kp,
+            height=height, lifted_before=self.lifted, lifted=lifted, fingertip_dist=ft_dist,
+            best_fingertip_dist=best_ft, keypoint_dist=kp_dist, best_keypoint_dist=best_kp,
             near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=self.scales,
             gate_fingertips_by_lift=not self.two_arms)
         reward = total_reward(terms)
 
         self.lifted = lifted
-        self.best_keypoint_dist = K.update_best(best_kp, geo["keypoint_dist"])
-        self.best_fingertip_dist = K.update_best(best_ft, geo["fingertip_dist"])
+        self.best_keypoint_dist = K.update_best(best_kp, kp_dist)
+        self.best_fingertip_dist = K.update_best(best_ft, ft_dist)
         self.near_goal_steps = K.update_near_goal_steps(self.near_goal_steps, near)
         success = K.is_success(self.near_goal_steps, cfg.success_steps)
-        self.successes += success.float()
+        self.successes = self.successes + success  # a new tensor: the extras keep this step's values
         self.progress = K.progress_after_success(self.progress, success)
         done, time_outs = K.compute_resets(
-            object_z=geo["object_pos"][:, 2], successes=self.successes, progress=self.progress,
+            object_z=self._object_z, successes=self.successes, progress=self.progress,
             episode_length=cfg.episode_length, max_consecutive_successes=cfg.max_consecutive_successes,
-            fingertip_dist=geo["fingertip_dist"] if cfg.fingertip_reset_distance > 0 else None,
+            fingertip_dist=ft_dist if cfg.fingertip_reset_distance > 0 else None,
             max_fingertip_dist=cfg.fingertip_reset_distance)
-        time_outs = time_outs & done
-        episode_successes = self.successes.clone()
-        episode_lifted = self.lifted.clone()
+        episode_successes, episode_lifted = self.successes, self.lifted  # resets below assign new tensors
         objective = K.true_objective(episode_successes, self.success_tolerance, cfg.success_tolerance,
                                      cfg.target_success_tolerance)
 
-        self.reward = torch.where(done, torch.zeros_like(reward), reward)
-        new_goal = success & ~done
-        if bool(new_goal.any()):
-            self._new_goals(new_goal.nonzero().squeeze(-1))
-        if bool(done.any()):
-            self._reset_envs(done.nonzero().squeeze(-1))
-        if bool((new_goal | done).any()):
+        self.reward = reward.masked_fill(done, 0.0)
+        events = bool((success | done).any())
+        if events:
+            new_goal = success & ~done
+            if bool(new_goal.any()):
+                self._new_goals(new_goal.nonzero().squeeze(-1))
+            if bool(done.any()):
+                self._reset_envs(done.nonzero().squeeze(-1))
             geo = self._geometry()
-        obs = self._observe(geo)
+        obs = self._observe(geo, initialise_bests=events)
         extras = {
-            "time_outs": time_outs,
+            "time_outs": time_outs & done,
             "successes": episode_successes,
             "true_objective": objective,
             "lifted": episode_lifted,
@@ -304,47 +315,34 @@ class AllegroKukaTask(BatchedTask):
     def _apply_random_forces(self) -> None:
         self.forces = S.update_random_forces(self.forces, self.force_prob, magnitude=self.force_magnitude,
                                              decay_factor=self.force_decay_factor, generator=self.generator)
-        rot = self._object_rot  # object orientation of the current state, from the last _geometry()
-        world = torch.matmul(rot, self.forces.unsqueeze(-1)).squeeze(-1)
+        # object frame -> world with the object's orientation in the current (observed) state
+        world = torch.matmul(self._object_rot, self.forces.unsqueeze(-1)).squeeze(-1)
         self.sim.set_body_force(self.object_body, world)
 
     def _geometry(self) -> dict[str, torch.Tensor]:
-        """Object pose, keypoints and distances from the current sim state (§3.5, §4.2, §5.2)."""
-        sim, a = self.sim, self.num_arms
-        obj_pos = sim.body_pos[:, self.object_body]
-        obj_quat = sim.body_quat[:, self.object_body]
-        if self.cfg.num_keypoints == 4 or self.cfg.force_scale > 0.0:
-            self._object_rot = roma.unitquat_to_rotmat(obj_quat)  # [N, 3, 3], reused by the random force
+        """Keypoints and distances from the current sim state (§3.5, §4.2, §5.2)."""
+        pos = self._object_pos
         if self.cfg.num_keypoints == 1:
-            keypoints = obj_pos.unsqueeze(1)
+            keypoints = pos.unsqueeze(1)
         else:
-            keypoints = K.rotate_points(obj_pos, self._object_rot, self.keypoint_offsets)
-        fingertips = sim.site_pos[:, a:5 * a]  # [N, 4A, 3] fingertip points
+            keypoints = K.rotate_points(pos, self._object_rot, self.keypoint_offsets)
         return {
-            "object_pos": obj_pos,
-            "object_quat": obj_quat,
             "keypoints": keypoints,
             "keypoint_dist": K.max_keypoint_distance(keypoints, self.goal_keypoints),
-            "fingertips": fingertips,
-            "fingertip_dist": K.point_distances(fingertips, obj_pos),
+            "fingertip_dist": K.point_distances(self._fingertips, pos),
         }
 
-    def _observe(self, geo: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Observation ``[N, O]`` (§6); initialises the best distances of envs with a new goal/reset."""
-        sim, a = self.sim, self.num_arms
-        self.best_keypoint_dist = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
-        self.best_fingertip_dist = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
-        return observations(
-            dof_pos_norm=K.unscale(sim.dof_pos, self.dof_lower, self.dof_upper), dof_vel=sim.dof_vel,
-            palm_centre=sim.site_pos[:, :a], palm_quat=sim.body_quat[:, :a],
-            palm_linvel=sim.body_linvel[:, :a], palm_angvel=sim.body_angvel[:, :a],
-            object_quat=geo["object_quat"], object_linvel=sim.body_linvel[:, self.object_body],
-            object_angvel=sim.body_angvel[:, self.object_body],
-            fingertips=geo["fingertips"], keypoints=geo["keypoints"], goal_keypoints=self.goal_keypoints,
-            object_scales=self.object_scales, best_keypoint_dist=self.best_keypoint_dist,
+    def _observe(self, geo: dict[str, torch.Tensor], initialise_bests: bool = True) -> torch.Tensor:
+        """Observation ``[N, O]`` (§6). ``initialise_bests``: first fill the best distances of envs with a
+        new goal or reset (the step already did it for every other env)."""
+        if initialise_bests:
+            self.best_keypoint_dist = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
+            self.best_fingertip_dist = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
+        return self._obs.write(
+            **self._obs_state, keypoints=geo["keypoints"], goal_keypoints=self.goal_keypoints,
+            best_keypoint_dist=self.best_keypoint_dist,
             best_fingertip_dist=None if self.two_arms else self.best_fingertip_dist, lifted=self.lifted,
-            progress=self.progress, successes=self.successes, reward=self.reward,
-            clamp=self.cfg.clamp_abs_observations)
+            progress=self.progress, successes=self.successes, reward=self.reward)
 
     def _new_goals(self, ids: torch.Tensor) -> None:
         """New goal for ``ids`` (§5.1, §9, §10); regrasping/throw also put the object back (§4.4)."""
@@ -373,14 +371,14 @@ class AllegroKukaTask(BatchedTask):
         """Object back on the table (§4.4); clears the lifted flag and fingertip bests (§7)."""
         pos, quat = S.sample_object_poses(ids.numel(), self.two_arms, self.generator, self.device)
         self.sim.reset_free_body(ids, self.object_body, pos, quat)
-        self.lifted[ids] = False
+        self.lifted = self.lifted.index_fill(0, ids, False)  # out of place: a step's extras hold the old
         self.best_fingertip_dist[ids] = -1.0
 
     def _reset_envs(self, ids: torch.Tensor) -> None:
         """Episode reset of ``ids`` (§5.4, §8): robot, object, goal, counters, random-force state."""
         cfg, n = self.cfg, ids.numel()
         self.prev_episode_successes[ids] = self.successes[ids]
-        self.successes[ids] = 0.0
+        self.successes = self.successes.index_fill(0, ids, 0.0)  # out of place, as lifted
         self.progress[ids] = 0
         pos, vel = S.sample_dof_states(
             n, self.default_dof_pos, self.dof_lower, self.dof_upper, self.generator,

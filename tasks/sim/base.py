@@ -12,7 +12,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
+
+# sensordata groups of the scene (tasks/allegro_kuka/scene.py), in order: name, floats per item, item kind
+SENSOR_GROUPS: tuple[tuple[str, int, str], ...] = (
+    ("body_pos", 3, "body"), ("body_quat_wxyz", 4, "body"), ("body_linvel", 3, "body"),
+    ("body_angvel", 3, "body"), ("body_axes", 9, "body"), ("site_pos", 3, "site"), ("dof_pos", 1, "dof"),
+    ("dof_vel", 1, "dof"),
+)
+
+
+def sensor_views(buf: torch.Tensor, num_bodies: int, num_sites: int, num_dofs: int) -> dict[str, torch.Tensor]:
+    """Named views of a ``[N, S]`` sensordata buffer laid out as :data:`SENSOR_GROUPS` (no copies).
+
+    Returns ``body_pos [N, B, 3]``, ``body_quat_wxyz [N, B, 4]`` (MuJoCo order, w first), ``body_linvel``,
+    ``body_angvel [N, B, 3]``, ``body_rotmat [N, B, 3, 3]`` (body -> world; a transposed view of the
+    framexaxis/frameyaxis/framezaxis sensors), ``site_pos [N, S, 3]``, ``dof_pos``, ``dof_vel [N, D]``.
+
+    Raises:
+        ValueError: the buffer width does not match the tracked names.
+    """
+    count = {"body": num_bodies, "site": num_sites, "dof": num_dofs}
+    widths = [w * count[kind] for _, w, kind in SENSOR_GROUPS]
+    if sum(widths) != buf.shape[1]:
+        raise ValueError(f"scene sensors ({buf.shape[1]}) do not match the tracked names ({sum(widths)})")
+    n, views = buf.shape[0], {}
+    for (name, w, kind), lo, hi in zip(SENSOR_GROUPS, np.cumsum([0, *widths[:-1]]), np.cumsum(widths),
+                                       strict=True):
+        shape = (count[kind],) if w == 1 else (count[kind], w)
+        views[name] = buf[:, lo:hi].view(n, *shape)
+    views["body_rotmat"] = views.pop("body_axes").view(n, num_bodies, 3, 3).transpose(-1, -2)
+    return views
 
 
 class BatchedSim(ABC):
@@ -21,8 +52,11 @@ class BatchedSim(ABC):
     Attributes (torch float32 on ``device``):
         dof_pos ``[N, D]`` rad, dof_vel ``[N, D]`` rad/s: actuated robot joints in spec order.
         body_pos ``[N, B, 3]``, body_quat ``[N, B, 4]`` (x, y, z, w), body_linvel ``[N, B, 3]``,
-        body_angvel ``[N, B, 3]`` (world frame): the tracked bodies named at construction.
+        body_angvel ``[N, B, 3]`` (world frame), body_rotmat ``[N, B, 3, 3]`` (body -> world, the same
+        orientation as body_quat): the tracked bodies named at construction.
         site_pos ``[N, S, 3]``: the tracked sites named at construction.
+
+    The tensors are updated in place, so a view taken once (``sim.site_pos[:, :2]``) stays current.
     """
 
     num_envs: int
@@ -34,6 +68,7 @@ class BatchedSim(ABC):
     body_quat: torch.Tensor
     body_linvel: torch.Tensor
     body_angvel: torch.Tensor
+    body_rotmat: torch.Tensor
     site_pos: torch.Tensor
 
     @abstractmethod

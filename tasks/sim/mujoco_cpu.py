@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
-from tasks.sim.base import BatchedSim
+from tasks.sim.base import BatchedSim, sensor_views
 
 
 def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -46,7 +46,10 @@ def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    """A numpy view (CPU tensors) or copy (other devices) of ``x``."""
+    if isinstance(x, torch.Tensor):
+        return x.numpy() if x.device.type == "cpu" and not x.requires_grad else x.detach().cpu().numpy()
+    return np.asarray(x)
 
 
 def cuboid_mass_inertia(sizes: np.ndarray, density: float = 400.0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +81,9 @@ class MujocoBatchedSim(BatchedSim):
         jid = [m.joint(j).id for j in scene.dof_names]
         self._qadr, self._vadr = m.jnt_qposadr[jid], m.jnt_dofadr[jid]
         self._act = np.array([m.actuator(j).id for j in scene.dof_names])
+        a0 = int(self._act[0]) if self._act.size else 0  # a slice when consecutive: no fancy indexing per step
+        span = np.arange(a0, a0 + self._act.size)
+        self._act_cols = slice(a0, a0 + self._act.size) if np.array_equal(self._act, span) else self._act
         pj = [m.joint(j).id for j in getattr(scene, "passive_joints", [])]
         self._pq, self._pv = m.jnt_qposadr[pj], m.jnt_dofadr[pj]
         self._body_ids = np.array([m.body(name).id for name in scene.body_names])
@@ -133,38 +139,34 @@ class MujocoBatchedSim(BatchedSim):
         self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
 
     def _build_views(self) -> None:
-        """One float32 buffer mirrors ``sensordata``; every state tensor is a slice of it (scene sensor order:
-        body pos, quat, linvel, angvel; site pos; joint pos; joint vel)."""
-        n, nb, ns, nd = self.num_envs, len(self.scene.body_names), len(self.scene.site_names), len(self._qadr)
+        """One float32 buffer mirrors ``sensordata``; every state tensor is a view of it
+        (:func:`tasks.sim.base.sensor_views`), except ``body_quat``, reordered to (x, y, z, w)."""
+        n, nb = self.num_envs, len(self.scene.body_names)
         self._buf = torch.zeros(n, self._sensordata.shape[1], dtype=torch.float32)
         self._buf_np = self._buf.numpy()
-        o = np.cumsum([0, 3 * nb, 4 * nb, 3 * nb, 3 * nb, 3 * ns, nd, nd])
-        if o[-1] != self._buf.shape[1]:
-            raise ValueError(f"scene sensors ({self._buf.shape[1]}) do not match the tracked names ({o[-1]})")
-        dev = self.device
-        view = lambda k, shape: self._buf[:, o[k]:o[k + 1]].view(n, *shape)
-        self._quat_wxyz = view(1, (nb, 4))
-        self.body_pos, self.body_linvel, self.body_angvel = (view(0, (nb, 3)), view(2, (nb, 3)),
-                                                             view(3, (nb, 3)))
-        self.site_pos, self.dof_pos, self.dof_vel = view(4, (ns, 3)), view(5, (nd,)), view(6, (nd,))
-        self.body_quat = torch.zeros(n, nb, 4, device=dev)
-        if dev.type != "cpu":  # device copies, refreshed after every step
-            self._views = {k: getattr(self, k) for k in ("body_pos", "body_linvel", "body_angvel", "site_pos",
-                                                          "dof_pos", "dof_vel")}
-            for k, v in self._views.items():
-                setattr(self, k, v.to(dev))
+        views = sensor_views(self._buf, nb, len(self.scene.site_names), len(self._qadr))
+        self._quat_wxyz = views.pop("body_quat_wxyz")
+        self._xyzw = torch.tensor([1, 2, 3, 0])
+        self.body_quat = torch.zeros(n, nb, 4)
+        self._views = views
+        for k, v in views.items():  # on another device: copies, refreshed in place after every step
+            setattr(self, k, v if self.device.type == "cpu" else v.to(self.device))
+        if self.device.type != "cpu":
+            self.body_quat = self.body_quat.to(self.device)
 
     def _refresh(self) -> None:
         np.copyto(self._buf_np, self._sensordata, casting="same_kind")
-        self.body_quat.copy_(self._quat_wxyz[..., [1, 2, 3, 0]])
-        if self.device.type != "cpu":
-            for k, v in self._views.items():
-                getattr(self, k).copy_(v, non_blocking=True)
+        if self.device.type == "cpu":
+            torch.index_select(self._quat_wxyz, 2, self._xyzw, out=self.body_quat)
+            return
+        self.body_quat.copy_(self._quat_wxyz.index_select(2, self._xyzw), non_blocking=True)
+        for k, v in self._views.items():
+            getattr(self, k).copy_(v, non_blocking=True)
 
     # ------------------------------------------------------------------------------------------- contract
     def set_dof_targets(self, targets: torch.Tensor) -> None:
         """PD position targets ``[N, D]`` rad → ``ctrl`` (no clamping here; the task clamps, §2.5)."""
-        self._ctrl[:, self._act] = _np(targets)
+        self._ctrl[:, self._act_cols] = _np(targets)
 
     def set_body_force(self, body: int, force: torch.Tensor) -> None:
         """External force ``[N, 3]`` N (world frame) at tracked body ``body``'s centre of mass."""

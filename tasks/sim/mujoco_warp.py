@@ -30,7 +30,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     raise ImportError("the mujoco_warp backend needs `pip install mujoco-warp warp-lang` "
                       "(or pip install -e .[warp]) and an NVIDIA GPU for useful speed") from e
 
-from tasks.sim.base import BatchedSim
+from tasks.sim.base import BatchedSim, sensor_views
 from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia
 
 
@@ -77,12 +77,12 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._xfrc, self._warm = t(d.xfrc_applied), t(d.qacc_warmstart)
         self._mpos, self._mquat, self._sd = t(d.mocap_pos), t(d.mocap_quat), t(d.sensordata)
 
-        nb, ns, nd = len(scene.body_names), len(scene.site_names), len(jid)
-        o = np.cumsum([0, 3 * nb, 4 * nb, 3 * nb, 3 * nb, 3 * ns, nd, nd])
-        view = lambda k, shape: self._sd[:, o[k]:o[k + 1]].view(n, *shape)
-        self._quat_wxyz = view(1, (nb, 4))
-        self.body_pos, self.body_linvel, self.body_angvel = view(0, (nb, 3)), view(2, (nb, 3)), view(3, (nb, 3))
-        self.site_pos, self.dof_pos, self.dof_vel = view(4, (ns, 3)), view(5, (nd,)), view(6, (nd,))
+        nb = len(scene.body_names)
+        views = sensor_views(self._sd, nb, len(scene.site_names), len(jid))
+        self._quat_wxyz = views.pop("body_quat_wxyz")
+        for k, v in views.items():
+            setattr(self, k, v)
+        self._xyzw = torch.tensor([1, 2, 3, 0], device=self.device)
         self.body_quat = torch.zeros(n, nb, 4, device=self.device)
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         f32 = dict(dtype=torch.float32, device=self.device)
@@ -124,7 +124,7 @@ class MujocoWarpBatchedSim(BatchedSim):
 
     # ------------------------------------------------------------------------------------------- internals
     def _refresh(self) -> None:
-        self.body_quat.copy_(self._quat_wxyz[..., [1, 2, 3, 0]])
+        torch.index_select(self._quat_wxyz, 2, self._xyzw, out=self.body_quat)
 
     def _forward_all(self) -> None:
         with wp.ScopedDevice(self._wp_device):

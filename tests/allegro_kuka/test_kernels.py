@@ -225,7 +225,8 @@ def test_observation_layout_sizes(arms: int, k: int, size: int) -> None:
     n = 3
     assert observation_size(arms, k) == size
     obs = observations(
-        dof_pos_norm=torch.full((n, 23 * arms), 0.5), dof_vel=torch.full((n, 23 * arms), 20.0),
+        dof_pos=torch.full((n, 23 * arms), 0.5), dof_lower=-torch.ones(23 * arms), dof_upper=torch.ones(23 * arms),
+        dof_vel=torch.full((n, 23 * arms), 20.0),
         palm_centre=torch.ones(n, arms, 3), palm_quat=torch.zeros(n, arms, 4),
         palm_linvel=torch.zeros(n, arms, 3), palm_angvel=torch.zeros(n, arms, 3),
         object_quat=torch.tensor([[0.0, 0.0, 0.0, 1.0]] * n), object_linvel=torch.zeros(n, 3),
@@ -257,7 +258,7 @@ def test_single_arm_slices_match_spec_table() -> None:
     """Spec §6.1 slice boundaries for K = 4 (palm centre at 46–48, object quat at 59, scales 105–107)."""
     n = 1
     obs = observations(
-        dof_pos_norm=torch.zeros(n, 23), dof_vel=torch.zeros(n, 23),
+        dof_pos=torch.zeros(n, 23), dof_lower=-torch.ones(23), dof_upper=torch.ones(23), dof_vel=torch.zeros(n, 23),
         palm_centre=torch.tensor([[[0.1, 0.2, 0.3]]]), palm_quat=torch.tensor([[[0.0, 0.0, 0.0, 1.0]]]),
         palm_linvel=torch.zeros(n, 1, 3), palm_angvel=torch.zeros(n, 1, 3),
         object_quat=torch.tensor([[0.5, 0.5, 0.5, 0.5]]), object_linvel=torch.zeros(n, 3),
