@@ -1,21 +1,23 @@
 """Env-steps/s of every Allegro-Kuka task next to the raw physics limit of the same model.
 
     python -m bench.env_throughput [--tasks AllegroKukaRegrasping ...] [--sizes 64 256 1024]
-                                   [--seconds 3] [--actions hold|random] [--nthread 0] [--png PATH]
+                                   [--seconds 6] [--rounds 3] [--actions hold|random] [--nthread 0]
+                                   [--png PATH]
 
-For each task and N, a fresh subprocess builds the task, resets it, and steps it for ``--seconds``
-(env-steps/s = N · steps / s, the whole ``task.step``: actions -> physics -> rewards -> resets -> obs).
-The limit is :func:`bench.physics_limit.physics_steps_per_second` on the task's own per-world models
-(same scene, same object sizes), started from the env's current world states and holding their PD
-targets, measured just before and just after the timed env run (averaged, so both see the same
-machine load) and divided by the 2 physics steps of a control step. ``--actions hold`` (default)
-holds the arm where it was reset and the hand at its default pose, so env and limit see the same
-contact load and the ratio measures the task's own Python/torch overhead; ``random`` draws uniform
-actions in [-1, 1] (more motion and contacts than in the held limit: a lower ratio that is not overhead).
-Also printed: ``sim share``, the fraction of the env's wall time spent inside ``sim.step`` — the
-ratio against physics stepped at the env's own granularity (2 physics steps per call), i.e. what the
-task's Python/torch work costs — and the RSS growth per env (MB). The bulk limit steps each world many
-times per call and keeps it in cache; at N >= 256 that alone makes it ~1.4x faster than 2-step calls.
+For each task and N, a fresh subprocess builds the task, resets it, and alternates ``--rounds`` times
+between the physics limit and an env run (``--seconds`` in total). Env-steps/s = N · steps / s of the
+whole ``task.step``: actions -> physics -> rewards -> resets -> obs. The limit is
+:func:`bench.physics_limit.physics_steps_per_second` on the task's own per-world models (same scene, same
+object sizes), started from the env's current world states (poses, velocities, PD targets, applied
+random forces, goal/bucket positions), held constant, and divided by the 2 physics steps of a control
+step. The ratio is the median of the per-round ratios (each pair sees the same machine load; this
+2-core machine's speed drifts by about ±5 % between seconds). ``--actions hold`` (default) holds the
+arm where it was reset and the hand at its default pose, so env and limit see the same contact load and
+the ratio measures the task's own Python/torch overhead; ``random`` draws uniform actions in [-1, 1]
+(more motion and contacts than in the held limit: a lower ratio that is not overhead).
+Also printed: ``sim share``, the fraction of the env's wall time spent inside ``sim.step`` (what is
+left is the task's Python/torch work), and the RSS growth per env (MB). The limit steps each world many
+times per call; stepping 2 physics steps per call, as an env must, costs about 3 % more at N = 256.
 
 Prints a table, saves a bar chart (PNG) and ends with exactly one line ``env_physics_ratio=<float>``:
 the worst task's ratio at N = 256 (or at the largest size measured when 256 is not among ``--sizes``).
@@ -31,6 +33,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_TASKS = (
@@ -51,24 +55,30 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> dict[str, float]:
-    """One (task, N) measurement in this process. Returns env/physics steps/s, sim share, bytes/env."""
+def measure(task: str, n: int, seconds: float, actions: str, nthread: int, rounds: int = 3) -> dict[str, float]:
+    """One (task, N) measurement in this process. Returns env/physics steps/s, their ratio, sim share, bytes/env.
+
+    ``rounds`` alternations of (physics limit, env run), each about ``seconds`` long in total; every value
+    is the median over rounds, and ``ratio`` the median of the per-round ratios (both sides of a ratio see
+    the same machine load).
+    """
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the per-step tensors are tiny; MuJoCo has its own thread pool
     try:
-        return _measure(task, n, seconds, actions, nthread)
+        return _measure(task, n, seconds, actions, nthread, rounds)
     finally:
         torch.set_num_threads(threads)
 
 
-def _measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> dict[str, float]:
-    import numpy as np
+def _measure(task: str, n: int, seconds: float, actions: str, nthread: int, rounds: int) -> dict[str, float]:
+    import statistics
+
     import torch
 
     import tasks
-    from bench.physics_limit import physics_steps_per_second
+    from bench.physics_limit import STATE_FIELDS, physics_steps_per_second
     from tasks.allegro_kuka import kernels as K
 
     rss0 = rss_bytes()
@@ -91,33 +101,38 @@ def _measure(task: str, n: int, seconds: float, actions: str, nthread: int) -> d
     env.sim.step = timed_step
 
     def limit(secs: float) -> float:
-        """Physics limit (world-steps/s) from the env's current world states (poses, sizes, targets)."""
+        """Physics limit (world-steps/s) from the env's current world states (poses, velocities, object
+        sizes, PD targets, applied forces, mocap bodies), held constant."""
         models = [env.sim.mj_model(i) for i in range(n)]
         datas = [env.sim.mj_data(i) for i in range(n)]
-        qpos0, ctrl = np.stack([d.qpos for d in datas]), np.stack([d.ctrl for d in datas])
-        return physics_steps_per_second(models, n, nthread, secs, qpos0, ctrl)
+        state = {f: np.stack([getattr(d, f) for d in datas]) for f in STATE_FIELDS}
+        return physics_steps_per_second(models, n, nthread, secs, state)
 
     for _ in range(10):  # warm-up (objects land)
         env.step(draw())
     rss1 = rss_bytes()
-    phys_before = limit(seconds / 2)  # limit measured before and after the env run: same machine load
-    steps, sim_time[0] = 0, 0.0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds or steps < 5:
-        env.step(draw())
-        steps += 1
-    wall = time.perf_counter() - t0
-    env_sps = n * steps / wall
-    phys = 0.5 * (phys_before + limit(seconds / 2))
+    env_sps, limit_sps, share = [], [], []
+    for _ in range(rounds):
+        limit_sps.append(limit(seconds / 2 / rounds) / 2.0)  # 2 physics steps per env step
+        steps, sim_time[0] = 0, 0.0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds / 2 / rounds or steps < 5:
+            env.step(draw())
+            steps += 1
+        wall = time.perf_counter() - t0
+        env_sps.append(n * steps / wall)
+        share.append(sim_time[0] / wall)
     env.close()
-    return {"env_sps": env_sps, "limit_sps": phys / 2.0, "sim_share": sim_time[0] / wall,
-            "bytes_per_env": (rss1 - rss0) / n}
+    med = statistics.median
+    return {"env_sps": med(env_sps), "limit_sps": med(limit_sps),
+            "ratio": med(e / lim for e, lim in zip(env_sps, limit_sps, strict=True)),
+            "sim_share": med(share), "bytes_per_env": (rss1 - rss0) / n}
 
 
 def run_worker(task: str, n: int, args: argparse.Namespace) -> dict[str, float]:
     """``measure`` in a fresh interpreter (clean RSS, no thread pools left over)."""
     cmd = [sys.executable, "-m", "bench.env_throughput", "--worker", task, str(n), "--seconds", str(args.seconds),
-           "--actions", args.actions, "--nthread", str(args.nthread)]
+           "--actions", args.actions, "--nthread", str(args.nthread), "--rounds", str(args.rounds)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -152,14 +167,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=list(ALL_TASKS))
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=6.0, help="measuring time per (task, N), split into rounds")
+    p.add_argument("--rounds", type=int, default=3, help="alternations of (physics limit, env run); medians")
     p.add_argument("--actions", choices=("hold", "random"), default="hold")
     p.add_argument("--nthread", type=int, default=0, help="MuJoCo threads (0 = all cores)")
     p.add_argument("--png", type=Path, default=ROOT / "bench" / "results" / "env_throughput.png")
     p.add_argument("--worker", nargs=2, metavar=("TASK", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure(args.worker[0], int(args.worker[1]), args.seconds, args.actions, args.nthread)))
+        print(json.dumps(measure(args.worker[0], int(args.worker[1]), args.seconds, args.actions, args.nthread,
+                                 args.rounds)))
         return
     unknown = sorted(set(args.tasks) - set(ALL_TASKS))
     if unknown:
@@ -170,7 +187,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for task in args.tasks:
         for n in args.sizes:
             r = {"task": task, "n": n, **run_worker(task, n, args)}
-            r["ratio"] = r["env_sps"] / r["limit_sps"]
             rows.append(r)
             print(f"{task:42s} {n:5d} {r['env_sps']:12.0f} {r['limit_sps']:10.0f} {r['ratio']:6.2f} "
                   f"{r['sim_share']:9.2f} {r['bytes_per_env'] / 2**20:7.3f}", flush=True)

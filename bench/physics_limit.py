@@ -5,8 +5,9 @@
 One ``mujoco.batch.Batch.step(nstep=k)`` call advances every world ``k`` physics steps on MuJoCo's thread
 pool (measured with one MjData per world and with per-thread MjData; the faster counts), so the number is
 an upper bound for any env-steps/s (env-steps/s <= world-steps/s / 2 at 60 Hz with
-1/120 s steps). The worlds start from the default pose with the cube dropped on the table and hold constant
-PD targets (hand in the air, cube resting: the cheap end of the contact load).
+1/120 s steps). The worlds start from the default pose with the cube on the table and hold constant
+PD targets (hand in the air, cube resting: the cheap end of the contact load). ``bench.env_throughput``
+calls :func:`physics_steps_per_second` with the env's own world states instead.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import mujoco
 import numpy as np
 from mujoco import batch as mjbatch
 
+# world state copied into the limit's batch (everything that makes its physics the env's)
+STATE_FIELDS = ("qpos", "qvel", "qacc_warmstart", "ctrl", "xfrc_applied", "mocap_pos", "mocap_quat")
+
 
 def physics_steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], num_worlds: int,
                              nthread: int = 0, seconds: float = 3.0,
-                             qpos0: np.ndarray | None = None, ctrl: np.ndarray | None = None) -> float:
+                             state: dict[str, np.ndarray] | None = None) -> float:
     """World-steps/s of ``num_worlds`` worlds stepped by MuJoCo's native thread pool.
 
     Args:
@@ -30,29 +34,29 @@ def physics_steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], 
         num_worlds: number of worlds N.
         nthread: threads (0 = all cores).
         seconds: rough measuring time (s), after a short warm-up.
-        qpos0: ``[nq]`` start configuration (default: the model's ``qpos0``).
-        ctrl: ``[nu]`` constant controls (default: zeros).
+        state: start state by MjData field (:data:`STATE_FIELDS`: ``qpos``, ``ctrl``, ``xfrc_applied``, ...),
+            each ``[N, ...]`` or broadcastable to it; held constant (controls, applied forces) while stepping.
+            Default: the model's ``qpos0`` and zero controls.
 
     Returns:
         Physics steps per second summed over worlds (float): the faster of a persistent batch (one MjData
         per world) and a non-persistent one (one MjData per thread).
     """
-    return max(_steps_per_second(models, num_worlds, nthread, seconds / 2, qpos0, ctrl, persistent)
+    return max(_steps_per_second(models, num_worlds, nthread, seconds / 2, state or {}, persistent)
                for persistent in (True, False))
 
 
 def _steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], num_worlds: int, nthread: int,
-                      seconds: float, qpos0: np.ndarray | None, ctrl: np.ndarray | None, persistent: bool) -> float:
+                      seconds: float, state: dict[str, np.ndarray], persistent: bool) -> float:
     base = models if isinstance(models, mujoco.MjModel) else models[0]
     batch = mjbatch.Batch(base, num_worlds, nthread=nthread, persistent=persistent)
     if not isinstance(models, mujoco.MjModel):
         batch.set_models(list(models))
-    if qpos0 is not None:
-        batch.qpos = np.broadcast_to(qpos0, (num_worlds, base.nq))
-    if ctrl is not None:
-        batch.ctrl = np.broadcast_to(ctrl, (num_worlds, base.nu))
+    for name, value in state.items():
+        field = batch.bind(name)
+        field[:] = np.broadcast_to(value, field.shape)
     batch.forward()
-    batch.step(nstep=60)  # warm-up: let the cube land
+    batch.step(nstep=20)  # warm-up
     t0 = time.perf_counter()
     batch.step(nstep=20)
     per_step = (time.perf_counter() - t0) / 20
@@ -84,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for arms in a.arms:
         model, qpos, ctrl = default_robot_state(arms)
         for n in a.worlds:
-            sps = physics_steps_per_second(model, n, a.nthread, a.seconds, qpos, ctrl)
+            sps = physics_steps_per_second(model, n, a.nthread, a.seconds, {"qpos": qpos, "ctrl": ctrl})
             print(f"arms={arms} worlds={n:5d} nthread={a.nthread}: {sps:9.0f} world-steps/s "
                   f"(<= {sps / 2:8.0f} env-steps/s at 2 steps per control step)")
 

@@ -215,8 +215,8 @@ class AllegroKukaTask(BatchedTask):
 
         geo = self._geometry()
         kp_dist, ft_dist = geo["keypoint_dist"], geo["fingertip_dist"]
-        best_kp = K.fill_uninitialised(self.best_keypoint_dist, kp_dist)
-        best_ft = K.fill_uninitialised(self.best_fingertip_dist, ft_dist)
+        # the last observation initialised every best distance (_observe), so these are >= 0 here
+        best_kp, best_ft = self.best_keypoint_dist, self.best_fingertip_dist
         height = lift_height(self._object_z, OBJECT_START_Z)
         lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
         near = K.near_goal(kp_dist, self.success_tolerance, cfg.keypoint_scale)
@@ -254,7 +254,7 @@ class AllegroKukaTask(BatchedTask):
             geo = self._geometry()
         obs = self._observe(geo, initialise_bests=events)
         extras = {
-            "time_outs": time_outs & done,
+            "time_outs": time_outs,  # a subset of done
             "successes": episode_successes,
             "true_objective": objective,
             "lifted": episode_lifted,
@@ -333,8 +333,8 @@ class AllegroKukaTask(BatchedTask):
         }
 
     def _observe(self, geo: dict[str, torch.Tensor], initialise_bests: bool = True) -> torch.Tensor:
-        """Observation ``[N, O]`` (§6). ``initialise_bests``: first fill the best distances of envs with a
-        new goal or reset (the step already did it for every other env)."""
+        """Observation ``[N, O]`` (§6). ``initialise_bests``: first give the best distances of envs with a
+        new goal or reset (-1, "uninitialised") the current distances (False only when no env has one)."""
         if initialise_bests:
             self.best_keypoint_dist = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
             self.best_fingertip_dist = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
