@@ -199,6 +199,21 @@ def test_persistent_and_per_thread_mjdata_give_identical_trajectories() -> None:
     assert torch.equal(a, b)
 
 
+def test_body_rotation_matrices_match_quaternions_and_mujoco() -> None:
+    """body_rotmat (MuJoCo's frame-axis sensors) is the rotation of body_quat and of MuJoCo's xmat."""
+    roma = pytest.importorskip("roma")
+    sim = _sim(n=3, refresh_sensors=True)  # sensors at the end of the step, as mj_data's forwarded state
+    g = torch.Generator().manual_seed(3)
+    quat = torch.nn.functional.normalize(torch.randn(3, 4, generator=g), dim=-1)
+    sim.reset_free_body(torch.arange(3), sim.scene.object_body, torch.tensor([[0.0, 0.0, 0.8]] * 3), quat)
+    for _ in range(5):
+        sim.step()
+    torch.testing.assert_close(sim.body_rotmat, roma.unitquat_to_rotmat(sim.body_quat), atol=1e-5, rtol=0)
+    d = sim.mj_data(1)
+    for b, name in enumerate(sim.scene.body_names):
+        np.testing.assert_allclose(sim.body_rotmat[1, b].numpy(), d.body(name).xmat.reshape(3, 3), atol=1e-5)
+
+
 def test_partition_is_reset_with_the_robot() -> None:
     sim = _sim(SceneSpec(num_arms=2, obstacle="partition"), n=1)
     adr = sim.model.jnt_qposadr[sim.model.joint("partition_slide").id]
@@ -230,5 +245,5 @@ def test_warp_backend_matches_the_cpu_backend() -> None:
                           torch.tensor([[0.0, 0, 0, 1]] * 2))
         for _ in range(60):
             s.step()
-    torch.testing.assert_close(sims[0].body_pos, sims[1].body_pos, atol=1e-3, rtol=0)
-    torch.testing.assert_close(sims[0].dof_pos, sims[1].dof_pos, atol=1e-3, rtol=0)
+    for field in ("body_pos", "body_quat", "body_rotmat", "dof_pos"):
+        torch.testing.assert_close(getattr(sims[0], field), getattr(sims[1], field), atol=1e-3, rtol=0)

@@ -185,6 +185,29 @@ def test_observation_matches_sim_state() -> None:
     assert torch.allclose(obs[:, 188:191], env.object_scales)
 
 
+def test_step_results_are_not_changed_by_later_steps_or_resets() -> None:
+    """The observation buffer is reused and resets zero per-env state: neither may reach returned tensors."""
+    env = make("AllegroKukaRegrasping", n=4)
+    env.reset()
+    env.successes = torch.tensor([1.0, 2.0, 0.0, 0.0])
+    env.lifted = torch.tensor([True, True, False, False])
+    obs, _, _, extras = env.step(hold_actions(env))
+    kept = (obs.clone(), extras["successes"].clone(), extras["lifted"].clone())
+    env.reset_envs(torch.tensor([0, 1]))
+    env.step(hold_actions(env))
+    assert torch.equal(obs, kept[0]) and obs.data_ptr() != env._obs.buf.data_ptr()
+    assert torch.equal(extras["successes"], kept[1]) and kept[1][:2].tolist() == [1.0, 2.0]
+    assert torch.equal(extras["lifted"], kept[2]) and kept[2][:2].all()
+    assert env.successes[:2].eq(0).all() and not env.lifted[:2].any()
+
+
+def test_observed_joint_positions_are_normalised_by_the_limits() -> None:
+    env = make("AllegroKukaTwoArmsReorientation", n=3)
+    obs = env.reset()
+    expected = K.unscale(env.sim.dof_pos, env.dof_lower, env.dof_upper).clamp(-10, 10)
+    torch.testing.assert_close(obs[:, :46], expected, atol=1e-5, rtol=0)
+
+
 def test_env_throughput_bench_smoke() -> None:
     from bench.env_throughput import measure
 
