@@ -159,6 +159,7 @@ class AllegroKukaTask(BatchedTask):
             palm_angvel=sim.body_angvel[:, :a], object_quat=sim.body_quat[:, ob],
             object_linvel=sim.body_linvel[:, ob], object_angvel=sim.body_angvel[:, ob],
             fingertips=self._fingertips, object_scales=self.object_scales)
+        self._needs_reset = True  # no goals yet: step() refuses to run before reset()
         # curriculum (§5.3), part of get_state
         self.success_tolerance = cfg.success_tolerance
         self.last_curriculum_update = 0
@@ -171,6 +172,7 @@ class AllegroKukaTask(BatchedTask):
         self.successes = torch.zeros_like(self.successes)
         self._reset_envs(ids)
         self.reward.zero_()
+        self._needs_reset = False
         return self._observe(self._geometry())
 
     def reset_envs(self, env_ids: torch.Tensor) -> torch.Tensor:
@@ -196,9 +198,11 @@ class AllegroKukaTask(BatchedTask):
             ``true_objective``, ``lifted`` (the episode's latched lift flag, before any reset),
             ``rewards`` named terms, ``scalars``).
         Raises:
-            ValueError: actions of the wrong shape.
+            ValueError: actions of the wrong shape. RuntimeError: called before ``reset()``.
         """
         cfg = self.cfg
+        if self._needs_reset:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset(): call reset() first")
         if actions.shape != (self.num_envs, self.num_actions):
             raise ValueError(
                 f"actions must be [{self.num_envs}, {self.num_actions}], got {list(actions.shape)}")

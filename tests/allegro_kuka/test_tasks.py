@@ -201,6 +201,15 @@ def test_step_results_are_not_changed_by_later_steps_or_resets() -> None:
     assert env.successes[:2].eq(0).all() and not env.lifted[:2].any()
 
 
+def test_step_before_reset_and_bad_actions_are_clear_errors() -> None:
+    env = make("AllegroKukaRegrasping", n=2)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(torch.zeros(2, 23))
+    env.reset()
+    with pytest.raises(ValueError, match=r"\[2, 23\]"):
+        env.step(torch.zeros(2, 46))
+
+
 def test_observed_joint_positions_are_normalised_by_the_limits() -> None:
     env = make("AllegroKukaTwoArmsReorientation", n=3)
     obs = env.reset()
