@@ -55,6 +55,13 @@ def unscale(q: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.
     return (2.0 * q - upper - lower) / (upper - lower)
 
 
+def unscale_coefficients(lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(gain, bias)`` ``[D]`` with ``unscale(q) = q * gain + bias`` (one fused ``addcmul`` per step):
+    gain = 2 / (upper - lower), bias = -(upper + lower) / (upper - lower). Spec §6."""
+    span = upper - lower
+    return 2.0 / span, -(upper + lower) / span
+
+
 def action_targets(
     actions: torch.Tensor,
     prev_targets: torch.Tensor,

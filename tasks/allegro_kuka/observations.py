@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from tasks.allegro_kuka.kernels import unscale_coefficients
+
 
 def observation_layout(num_arms: int, num_keypoints: int) -> list[tuple[str, tuple[int, ...]]]:
     """Named segments of the observation in order, each with its per-env shape (§6.1 / §6.2).
@@ -60,9 +62,7 @@ class ObservationBuffer:
         n = num_envs
         self.num_arms, self.clamp = num_arms, float(clamp)
         self.buf = torch.zeros(n, observation_size(num_arms, num_keypoints), device=dof_lower.device)
-        # unscale (kernels.unscale) as one fused multiply-add: q * 2/(u - l) - (u + l)/(u - l)
-        self._gain = 2.0 / (dof_upper - dof_lower)
-        self._bias = -(dof_upper + dof_lower) / (dof_upper - dof_lower)
+        self._gain, self._bias = unscale_coefficients(dof_lower, dof_upper)  # kernels.unscale as one addcmul
         self.views: dict[str, torch.Tensor] = {}
         offset = 0
         for name, shape in layout:

@@ -11,6 +11,7 @@ backend converts from its native order. One control step = ``substeps`` physics 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,7 @@ class BatchedSim(ABC):
     The tensors are updated in place, so a view taken once (``sim.site_pos[:, :2]``) stays current.
     """
 
+    scene: Any
     num_envs: int
     device: torch.device
     control_dt: float
@@ -97,6 +99,21 @@ class BatchedSim(ABC):
     @abstractmethod
     def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
         """Move non-colliding mocap body ``index`` (goal marker, bucket) to ``pos [n,3]``, ``quat [n,4]``."""
+
+    def _bind_sensors(self, buf: torch.Tensor, num_dofs: int) -> None:
+        """Point the state tensors at views of ``buf`` (``[N, S]`` in the :data:`SENSOR_GROUPS` layout, on
+        ``device``); ``body_quat`` is a reordered copy, kept current by :meth:`_reorder_quat`."""
+        views = sensor_views(buf, len(self.scene.body_names), len(self.scene.site_names), num_dofs)
+        self._quat_wxyz = views.pop("body_quat_wxyz")
+        for name, view in views.items():
+            setattr(self, name, view)
+        self._xyzw = torch.tensor([1, 2, 3, 0], device=buf.device)
+        self.body_quat = torch.empty_like(self._quat_wxyz)
+        self._reorder_quat()
+
+    def _reorder_quat(self) -> None:
+        """``body_quat`` (x, y, z, w) from the sensors' (w, x, y, z): one ``index_select``, no fancy index."""
+        torch.index_select(self._quat_wxyz, 2, self._xyzw, out=self.body_quat)
 
     def close(self) -> None:
         """Release threads and native memory."""

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
-from tasks.sim.base import BatchedSim, sensor_views
+from tasks.sim.base import BatchedSim
 
 
 def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -139,29 +139,18 @@ class MujocoBatchedSim(BatchedSim):
         self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
 
     def _build_views(self) -> None:
-        """One float32 buffer mirrors ``sensordata``; every state tensor is a view of it
-        (:func:`tasks.sim.base.sensor_views`), except ``body_quat``, reordered to (x, y, z, w)."""
-        n, nb = self.num_envs, len(self.scene.body_names)
-        self._buf = torch.zeros(n, self._sensordata.shape[1], dtype=torch.float32)
+        """A float32 mirror of ``sensordata`` (on ``device``: one more copy of it there); every state tensor
+        is a view of it (:meth:`BatchedSim._bind_sensors`)."""
+        self._buf = torch.zeros(self.num_envs, self._sensordata.shape[1], dtype=torch.float32)
         self._buf_np = self._buf.numpy()
-        views = sensor_views(self._buf, nb, len(self.scene.site_names), len(self._qadr))
-        self._quat_wxyz = views.pop("body_quat_wxyz")
-        self._xyzw = torch.tensor([1, 2, 3, 0])
-        self.body_quat = torch.zeros(n, nb, 4)
-        self._views = views
-        for k, v in views.items():  # on another device: copies, refreshed in place after every step
-            setattr(self, k, v if self.device.type == "cpu" else v.to(self.device))
-        if self.device.type != "cpu":
-            self.body_quat = self.body_quat.to(self.device)
+        self._device_buf = self._buf if self.device.type == "cpu" else self._buf.to(self.device)
+        self._bind_sensors(self._device_buf, len(self._qadr))
 
     def _refresh(self) -> None:
         np.copyto(self._buf_np, self._sensordata, casting="same_kind")
-        if self.device.type == "cpu":
-            torch.index_select(self._quat_wxyz, 2, self._xyzw, out=self.body_quat)
-            return
-        self.body_quat.copy_(self._quat_wxyz.index_select(2, self._xyzw), non_blocking=True)
-        for k, v in self._views.items():
-            getattr(self, k).copy_(v, non_blocking=True)
+        if self._device_buf is not self._buf:
+            self._device_buf.copy_(self._buf, non_blocking=True)
+        self._reorder_quat()
 
     # ------------------------------------------------------------------------------------------- contract
     def set_dof_targets(self, targets: torch.Tensor) -> None:

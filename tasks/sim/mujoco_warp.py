@@ -30,7 +30,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     raise ImportError("the mujoco_warp backend needs `pip install mujoco-warp warp-lang` "
                       "(or pip install -e .[warp]) and an NVIDIA GPU for useful speed") from e
 
-from tasks.sim.base import BatchedSim, sensor_views
+from tasks.sim.base import BatchedSim
 from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia
 
 
@@ -77,13 +77,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._xfrc, self._warm = t(d.xfrc_applied), t(d.qacc_warmstart)
         self._mpos, self._mquat, self._sd = t(d.mocap_pos), t(d.mocap_quat), t(d.sensordata)
 
-        nb = len(scene.body_names)
-        views = sensor_views(self._sd, nb, len(scene.site_names), len(jid))
-        self._quat_wxyz = views.pop("body_quat_wxyz")
-        for k, v in views.items():
-            setattr(self, k, v)
-        self._xyzw = torch.tensor([1, 2, 3, 0], device=self.device)
-        self.body_quat = torch.zeros(n, nb, 4, device=self.device)
+        self._bind_sensors(self._sd, len(jid))
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         f32 = dict(dtype=torch.float32, device=self.device)
         self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), **f32)
@@ -124,7 +118,7 @@ class MujocoWarpBatchedSim(BatchedSim):
 
     # ------------------------------------------------------------------------------------------- internals
     def _refresh(self) -> None:
-        torch.index_select(self._quat_wxyz, 2, self._xyzw, out=self.body_quat)
+        self._reorder_quat()
 
     def _forward_all(self) -> None:
         with wp.ScopedDevice(self._wp_device):
