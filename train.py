@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +33,16 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto)")
     return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, numpy and torch (CPU and every CUDA device) with ``seed``, 0 included.
+
+    rl_games' Runner seeds only when the seed is truthy, so ``seed=0`` runs were never reproducible; this is
+    called right before the agent (network, task, generators) is built."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -106,6 +118,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     print(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
           f"device={device} run_dir={run_dir}", flush=True)
     start = time.perf_counter()
+    seed_everything(int(cfg.seed))
     try:
         runner.run({"train": True, "play": False, "checkpoint": checkpoint})
     finally:
@@ -157,6 +170,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     runner = Runner()
     epo_isaac.register(runner)
     runner.load(params)
+    seed_everything(int(cfg.seed))
     player = runner.create_player()
     player.restore(checkpoint)
     path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"

@@ -20,7 +20,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac import losses
 from epo_isaac.checkpoint import atomic_save, check_compatible
-from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.genetic import GATE_CLOSED, RAN, GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
 from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.stats import EpochStats
@@ -41,11 +41,13 @@ class EPOAgent(A2CAgent):
         self.agent_of_env = agent_ids(self.num_actors, self.num_population, self.ppo_device)
         self.entropy_coefs = losses.entropy_coefs(self.num_population, cfg["entropy_scale"]).to(self.ppo_device)
         self.off_cfg = cfg["off_policy"]
-        self.ga_cfg = dict(cfg["ga"])
-        self.ga_enabled = bool(self.ga_cfg.pop("enabled")) and self.algo == "epo"
-        self.ga_interval = int(self.ga_cfg.pop("interval_frames"))
-        self.ga_warmup = int(self.ga_cfg.pop("warmup_frames"))
-        self.genetic = GeneticConfig(**self.ga_cfg)
+        ga = dict(cfg["ga"])
+        self.ga_enabled = bool(ga.pop("enabled")) and self.algo == "epo"
+        self.ga_interval = int(ga.pop("interval_frames"))
+        self.ga_warmup = int(ga.pop("warmup_frames"))
+        self.fitness_kind = ga.pop("fitness")
+        del ga["num_checks"]  # used by config.ga_schedule only
+        self.genetic = GeneticConfig(**ga)
         self.value_target = cfg["value_target"]
         self.nstep = int(cfg["nstep"])
         seed = int(params.get("seed") or 0)
@@ -53,7 +55,7 @@ class EPOAgent(A2CAgent):
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
         self.fitness = FitnessTracker(self.num_actors, self.num_population, self.ppo_device)
         self.generation = 0
-        self.last_generation_frame = 0
+        self.next_check_frame = self.ga_warmup
         self.stats = EpochStats(self.num_actors, self.num_population, self.ppo_device)
         self.epoch_summary: dict[str, Any] = {}
 
@@ -105,8 +107,13 @@ class EPOAgent(A2CAgent):
         self.game_lengths.update(self.current_lengths[done_idx])
         self.game_shaped_rewards.update(self.current_rewards[done_idx])
         self.algo_observer.process_infos(infos, done_idx)
-        objective = infos.get("true_objective")
-        value = objective.to(self.ppo_device).float() if objective is not None else self.current_rewards[:, 0]
+        if self.fitness_kind == "true_objective":
+            if "true_objective" not in infos:
+                raise RuntimeError("train.ga.fitness=true_objective but this task reports no true_objective; "
+                                   "use train.ga.fitness=return")
+            value = infos["true_objective"].to(self.ppo_device).float()
+        else:
+            value = self.current_rewards[:, 0]
         self.fitness.update(done, value)
         self.stats.update(done, self.current_rewards[:, 0], infos)
         self.current_rewards[done] = 0
@@ -221,7 +228,7 @@ class EPOAgent(A2CAgent):
     # ---------------------------------------------------------------- update
     def minibatches(self, data: dict[str, Any]):
         """Random minibatches (whole ``seq_length`` sequences for the LSTM), as many as rl_games'
-        ``batch_size // minibatch_size``."""
+        ``batch_size // minibatch_size``; yields (row indices ``[R]``, the rows)."""
         rows = data["obs"].shape[0]
         unit = self.seq_length if self.is_rnn else 1
         order = torch.randperm(rows // unit, device=self.ppo_device)
@@ -230,7 +237,7 @@ class EPOAgent(A2CAgent):
             mb = {k: v[idx] for k, v in data.items() if isinstance(v, torch.Tensor)}
             if self.is_rnn:
                 mb["rnn_states"] = [s[:, chunk].contiguous() for s in data["rnn_states"]]
-            yield mb
+            yield idx, mb
 
     def minibatch_loss(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """L_on + λ·L_off for the policy, L_V,on + λ_V·L_V,off for the critic, the per-agent entropy
@@ -255,10 +262,16 @@ class EPOAgent(A2CAgent):
         loss = a_loss + 0.5 * self.critic_coef * c_loss - entropy + self.bounds_loss_coef * b_loss
         kl = torch_ext.policy_kl(res["mus"].detach(), res["sigmas"].detach(), mb["mu"], mb["sigma"], True)
         return loss, {"a_loss": a_loss.detach(), "c_loss": c_loss.detach(), "entropy": res["entropy"].mean().detach(),
-                      "b_loss": b_loss.detach(), "kl": kl}
+                      "b_loss": b_loss.detach(), "kl": kl, "mu": res["mus"].detach(), "sigma": res["sigmas"].detach()}
 
     def update(self, data: dict[str, Any]) -> dict[str, list[torch.Tensor]]:
-        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on the mean KL. With
+        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on each mini-epoch's mean KL.
+
+        KL as in rl_games' continuous A2C: each minibatch's KL is measured against the stored policy (μ, σ) of
+        its rows, and after the step those rows' stored μ, σ are overwritten with the policy the minibatch was
+        evaluated with (before its step). So the first mini-epoch measures the change from the rollout policy,
+        later ones the change since the rows' previous minibatch (``data["mu"]``/``["sigma"]`` are updated in
+        place; the losses use the stored log-probs, which never change). With
         ``mixed_precision`` on a CUDA device the forward pass and loss run under float16 autocast and the
         backward pass through rl_games' GradScaler (as rl_games' own A2C agent does)."""
         logs: dict[str, list[torch.Tensor]] = {"a_loss": [], "c_loss": [], "entropy": [], "b_loss": [], "kl": []}
@@ -267,9 +280,11 @@ class EPOAgent(A2CAgent):
         self.set_train()
         for _ in range(self.mini_epochs_num):
             epoch_kls = []
-            for mb in self.minibatches(data):
+            for idx, mb in self.minibatches(data):
                 with torch.autocast(device_type=device_type, enabled=autocast):
                     loss, info = self.minibatch_loss(mb)
+                data["mu"][idx] = info.pop("mu").to(data["mu"].dtype)
+                data["sigma"][idx] = info.pop("sigma").to(data["sigma"].dtype)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 self.trancate_gradients_and_step()
@@ -286,19 +301,31 @@ class EPOAgent(A2CAgent):
 
     # ---------------------------------------------------------------- genetic step
     def genetic_step(self, frames: int) -> dict[str, Any]:
-        """Run a generation when due (spec §4): after warm-up, every ``interval_frames``."""
-        if not self.ga_enabled or frames < self.ga_warmup or frames - self.last_generation_frame < self.ga_interval:
+        """A GA check when due (spec §4): at warmup + k·interval env steps (``config.ga_schedule``).
+
+        The fitness window of a check opens one interval before it: episodes that finish earlier are dropped.
+        After a generation or a closed gate the next window starts; a follower without a finished episode
+        keeps the window open until the next check.
+        """
+        if not self.ga_enabled:
             return {}
+        if frames < self.next_check_frame:
+            if frames <= self.next_check_frame - self.ga_interval:  # before the first window opens
+                self.fitness.reset()
+            return {}
+        while self.next_check_frame <= frames:
+            self.next_check_frame += max(self.ga_interval, 1)
         fitness = self.fitness.fitness()
-        gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator)
-        event = {"ran": gen.ran, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
-                 "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
+        gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
+                              self.fitness.episodes())
+        event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
+                 "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu(),
+                 "episodes": self.fitness.counts().tolist()}
         if gen.ran:
             apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
             self.generation += 1
-        if gen.ran or "gate" in gen.reason:  # a closed gate also ends the fitness window
+        if gen.status in (RAN, GATE_CLOSED):
             self.fitness.reset()
-            self.last_generation_frame = frames
         return event
 
     # ---------------------------------------------------------------- epoch
@@ -326,7 +353,8 @@ class EPOAgent(A2CAgent):
         summary = self.stats.summary()
         summary.update({
             "population/latent_diversity": latent_diversity(self.net.latents.detach()),
-            "population/log_std_mean": self.net.log_std.detach().mean().item(),
+            "population/log_std_mean": self.net.agent_log_std().detach().mean().item(),
+            "master/log_std_mean": self.net.agent_log_std()[0].detach().mean().item(),
             "ga/generation": self.generation,
             "off_policy/rows": num_off,
         })
@@ -339,6 +367,8 @@ class EPOAgent(A2CAgent):
             summary["ga/ran"] = float(event["ran"])
             summary["ga/rows_replaced"] = len(event["replaced"])
             summary["ga/gate_statistic"] = event["gate_statistic"]
+            if event["gate_open"] is not None:
+                summary["ga/gate_open"] = float(event["gate_open"])
             summary["_ga_event"] = event
         return summary
 
@@ -362,7 +392,7 @@ class EPOAgent(A2CAgent):
             "meta": self.checkpoint_meta(),
             "fitness": self.fitness.state_dict(),
             "generation": self.generation,
-            "last_generation_frame": self.last_generation_frame,
+            "next_check_frame": self.next_check_frame,
             "ga_generator": self.ga_generator.get_state(),
             "sample_generator": self.sample_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -380,7 +410,7 @@ class EPOAgent(A2CAgent):
         epo = weights["epo"]
         self.fitness.load_state_dict(epo["fitness"])
         self.generation = int(epo["generation"])
-        self.last_generation_frame = int(epo["last_generation_frame"])
+        self.next_check_frame = int(epo["next_check_frame"])
         self.ga_generator.set_state(epo["ga_generator"])
         self.sample_generator.set_state(epo["sample_generator"])
         torch.set_rng_state(epo["torch_rng"])

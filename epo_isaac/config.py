@@ -14,6 +14,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from epo_isaac.gate import GATES
+from epo_isaac.genetic import FITNESS, GA_MODES
+from epo_isaac.genetic import GeneticConfig as GeneticSettings
+from epo_isaac.networks import LOG_STD_MODES
+
 ALGOS = ("epo", "sapg", "ppo")
 
 
@@ -52,18 +57,33 @@ class GeneticConfig:
     """Run the genetic algorithm on the latents (off for SAPG)."""
     mode: str = "paper"
     """``paper`` (spec §4) or ``official`` (top-2 average into the worst, no mutation, no gate, §6)."""
-    interval_frames: int = 200_000
-    """Env steps between generations."""
-    warmup_frames: int = 400_000
-    """No generation before this many env steps."""
+    fitness: str = "return"
+    """``return``: mean episodic return of the block's episodes finished in the window (the paper, §4.1);
+    ``true_objective``: the task's true_objective at episode end (official code, DexPBT; 0 on Allegro-Kuka until
+    the first success, so it cannot select early)."""
+    interval_frames: int = 0
+    """Env steps between GA checks; 0: derived from the run's budget (max_epochs/max_frames) as
+    budget / (num_checks + 2), so every run gets ``num_checks`` checks whatever its length."""
+    warmup_frames: int = -1
+    """No GA check before this many env steps; -1: two intervals. The fitness window of the first check opens
+    one interval before it."""
+    num_checks: int = 20
+    """Target number of GA checks in the budget when interval_frames = 0 (a closed gate skips a check)."""
+    gate: str = "kruskal"
+    """``kruskal``: Kruskal-Wallis test across follower blocks on per-episode fitness values, open when
+    p < gate_pvalue (shift- and scale-free); ``ratio``: paper Eq. 3, open when max F − min F >
+    gate_ratio·|median F|; ``off``: always open."""
+    gate_pvalue: float = 0.05
+    """Significance level of the ``kruskal`` gate, in (0, 1)."""
     gate_ratio: float = 1.5
-    """Eq. 3 gate: run only if max F − min F > gate_ratio·|median F|; 0 disables."""
-    num_elites: int = 1
-    """Top followers kept unchanged."""
+    """Threshold of the ``ratio`` gate, >= 0."""
+    elite_frac: float = 0.25
+    """Fraction of followers kept unchanged and used as parent a (at least one)."""
     frac_replaced: float = 0.25
-    """Fraction of followers replaced by children per generation."""
-    mutation_std: float = 0.1
-    """σ of the Gaussian mutation added to each child latent."""
+    """Fraction of followers replaced by children per generation (at least one)."""
+    mutation_std: float = 0.7
+    """σ of the Gaussian mutation added to each child latent, in latent units (latents start N(0, 1); 0.7 keeps
+    the population's spread: the midpoint of two parents halves the variance, the mutation restores it)."""
 
 
 @dataclass
@@ -77,6 +97,9 @@ class NetworkConfig:
     lstm_layer_norm: bool = True
     sigma_init: float = 0.0
     """Initial log-std of every agent."""
+    log_std: str = "shared_plus_offset"
+    """``per_agent`` (each agent's σ row learns from its own block only), ``shared`` (one σ for all agents) or
+    ``shared_plus_offset`` (σ_b = σ_shared + δ_b, δ_b initialised to 0; README "Exploration noise")."""
 
 
 @dataclass
@@ -163,12 +186,73 @@ def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
     _choice(tc.algo, ALGOS, "algo")
     _choice(tc.off_policy.sampling, ("union", "block"), "off_policy.sampling")
     _choice(tc.off_policy.clip, ("plain", "mu_scaled"), "off_policy.clip")
-    _choice(tc.ga.mode, ("paper", "official"), "ga.mode")
+    _choice(tc.ga.mode, GA_MODES, "ga.mode")
+    _choice(tc.ga.fitness, FITNESS, "ga.fitness")
+    _choice(tc.ga.gate, GATES, "ga.gate")
+    _choice(tc.network.log_std, LOG_STD_MODES, "network.log_std")
     _choice(tc.ppo.lr_schedule, ("adaptive", "linear", "constant"), "ppo.lr_schedule")
     _choice(tc.ppo.value_target, ("gae", "nstep"), "ppo.value_target")
     if tc.population.size < 1:
         raise ConfigError(f"train.population.size must be >= 1, got {tc.population.size}")
+    try:
+        genetic_config(tc)
+    except ValueError as err:
+        raise ConfigError(f"train.{err}") from None
+    if tc.ga.num_checks < 1:
+        raise ConfigError(f"train.ga.num_checks must be >= 1, got {tc.ga.num_checks}")
     return tc
+
+
+def genetic_config(tc: TrainConfig) -> GeneticSettings:
+    """The settings :func:`epo_isaac.genetic.plan_generation` takes, from ``train.ga``.
+
+    Raises:
+        ValueError: an out-of-range threshold or fraction (the message names the key).
+    """
+    ga = tc.ga
+    return GeneticSettings(mode=ga.mode, gate=ga.gate, gate_pvalue=ga.gate_pvalue, gate_ratio=ga.gate_ratio,
+                           elite_frac=ga.elite_frac, frac_replaced=ga.frac_replaced, mutation_std=ga.mutation_std)
+
+
+def budget_frames(num_envs: int, tc: TrainConfig) -> int | None:
+    """Env steps the run will make: the smaller of max_epochs·num_envs·horizon_length and max_frames (those
+    that are > 0); None when neither limits the run."""
+    limits = [tc.ppo.max_epochs * num_envs * tc.ppo.horizon_length] if tc.ppo.max_epochs > 0 else []
+    if tc.ppo.max_frames > 0:
+        limits.append(tc.ppo.max_frames)
+    return min(limits) if limits else None
+
+
+def ga_schedule(num_envs: int, tc: TrainConfig) -> tuple[int, int, int | None]:
+    """(warmup_frames, interval_frames, checks) of the GA, resolving the automatic values (spec §4.2).
+
+    interval_frames = 0 → budget // (num_checks + 2); warmup_frames = -1 → 2·interval. Checks fall at
+    warmup + k·interval ≤ budget; ``checks`` counts them (None without a budget).
+
+    Raises:
+        ConfigError: an automatic value without a budget, or a schedule with no check inside the budget.
+    """
+    ga, budget = tc.ga, budget_frames(num_envs, tc)
+    interval, warmup = ga.interval_frames, ga.warmup_frames
+    if interval < 0 or warmup < -1:
+        raise ConfigError("train.ga.interval_frames must be >= 0 (0: automatic) and train.ga.warmup_frames "
+                          f">= -1 (-1: automatic), got {interval} and {warmup}")
+    if budget is None:
+        if interval == 0:
+            raise ConfigError("train.ga.interval_frames=0 (automatic) needs a budget: set train.ppo.max_epochs "
+                              "or train.ppo.max_frames > 0, or give train.ga.interval_frames explicitly")
+        return (2 * interval if warmup == -1 else warmup), interval, None
+    if interval == 0:
+        interval = max(1, budget // (ga.num_checks + 2))
+    if warmup == -1:
+        warmup = 2 * interval
+    checks = 0 if warmup > budget else (budget - warmup) // interval + 1
+    if checks < 1:
+        raise ConfigError(
+            f"the GA schedule (warmup {warmup:,} + every {interval:,} env steps) leaves no generation within the "
+            f"budget of {budget:,} env steps: lower train.ga.warmup_frames / train.ga.interval_frames (0 and -1 "
+            "derive them from the budget) or raise max_epochs / train.ppo.max_frames")
+    return warmup, interval, checks
 
 
 def check_layout(num_envs: int, tc: TrainConfig) -> None:
@@ -282,11 +366,14 @@ def rl_games_params(
                    "device_name": device},
     }
     if not is_ppo:
+        ga = asdict(tc.ga)
+        if tc.algo == "epo" and tc.ga.enabled:
+            ga["warmup_frames"], ga["interval_frames"], _ = ga_schedule(num_envs, tc)
         config["epo"] = {
             "algo": tc.algo,
             "population": asdict(tc.population),
             "off_policy": asdict(tc.off_policy),
-            "ga": asdict(tc.ga),
+            "ga": ga,
             "entropy_scale": p.entropy_scale,
             "value_target": p.value_target,
             "nstep": p.nstep,

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from epo_isaac.gate import GATES, GateResult, check_gate
+
 GA_MODES: tuple[str, ...] = ("paper", "official")
+FITNESS: tuple[str, ...] = ("return", "true_objective")
 _EPS = 1e-8
+
+RAN, GATE_CLOSED, MISSING_FITNESS, NOT_APPLICABLE = "ran", "gate_closed", "missing_fitness", "not_applicable"
+"""The values of :attr:`Generation.status`."""
 
 
 @dataclass(frozen=True)
@@ -25,35 +31,51 @@ class GeneticConfig:
     Attributes:
         mode: ``"paper"`` (spec §4: gate, protected master, elites, fitness-proportional crossover,
             mutation) or ``"official"`` (spec §6 ablation: top-2 average into the single worst agent,
-            master included).
-        gate_ratio: paper Eq. 3 threshold; run only if (max F − min F) > gate_ratio·|median F|; 0 disables.
-        num_elites: followers kept unchanged and used as parent a (paper mode).
-        frac_replaced: fraction of the M − 1 followers replaced per generation, in [0, 1] (paper mode).
-        mutation_std: standard deviation of the Gaussian added to each child (latent units; paper mode).
+            master included, no gate, no mutation).
+        gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.gate`; paper mode only).
+        gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
+        gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
+        elite_frac: fraction of the M − 1 followers kept unchanged and used as parent a (at least one).
+        frac_replaced: fraction of the followers replaced per generation, in (0, 1] (at least one row).
+        mutation_std: standard deviation of the Gaussian added to each child, in latent units (the latents are
+            initialised N(0, 1), so 0.7 ≈ 1/√2 restores the variance a midpoint ½(φ_a + φ_b) halves).
 
     Raises:
-        ValueError: on an unknown mode or an out-of-range number.
+        ValueError: on an unknown mode or gate, or an out-of-range number.
     """
 
     mode: str = "paper"
+    gate: str = "kruskal"
+    gate_pvalue: float = 0.05
     gate_ratio: float = 1.5
-    num_elites: int = 1
+    elite_frac: float = 0.25
     frac_replaced: float = 0.25
-    mutation_std: float = 0.1
+    mutation_std: float = 0.7
 
     def __post_init__(self) -> None:
         if self.mode not in GA_MODES:
             raise ValueError(f"unknown ga.mode {self.mode!r}; valid: {', '.join(GA_MODES)}")
+        if self.gate not in GATES:
+            raise ValueError(f"unknown ga.gate {self.gate!r}; valid: {', '.join(GATES)}")
+        if not 0 < self.gate_pvalue < 1:
+            raise ValueError(f"ga.gate_pvalue must lie in (0, 1) (e.g. 0.05), got {self.gate_pvalue}")
         if not (math.isfinite(self.gate_ratio) and self.gate_ratio >= 0):
-            raise ValueError(
-                f"ga.gate_ratio must be a finite number >= 0 (0 disables the gate), got {self.gate_ratio}"
-            )
-        if int(self.num_elites) != self.num_elites or self.num_elites < 1:
-            raise ValueError(f"ga.num_elites must be an integer >= 1, got {self.num_elites}")
-        if not 0.0 <= self.frac_replaced <= 1.0:
-            raise ValueError(f"ga.frac_replaced must lie in [0, 1], got {self.frac_replaced}")
+            raise ValueError(f"ga.gate_ratio must be a finite number >= 0 (e.g. 1.5), got {self.gate_ratio}")
+        if not 0 < self.elite_frac < 1:
+            raise ValueError(f"ga.elite_frac must lie in (0, 1) (e.g. 0.25), got {self.elite_frac}")
+        if not 0 < self.frac_replaced <= 1:
+            raise ValueError(f"ga.frac_replaced must lie in (0, 1] (e.g. 0.25), got {self.frac_replaced}")
         if not (math.isfinite(self.mutation_std) and self.mutation_std >= 0):
             raise ValueError(f"ga.mutation_std must be a finite number >= 0, got {self.mutation_std}")
+
+    def num_elites(self, num_followers: int) -> int:
+        """Elites among ``num_followers``: round(elite_frac·(M − 1)), at least 1."""
+        return max(1, round(self.elite_frac * num_followers))
+
+    def num_replaced(self, num_followers: int) -> int:
+        """Rows replaced per generation: ceil(frac_replaced·(M − 1)), at least 1, never an elite."""
+        wanted = max(1, math.ceil(self.frac_replaced * num_followers - 1e-9))
+        return min(wanted, num_followers - self.num_elites(num_followers))
 
 
 @dataclass
@@ -61,64 +83,41 @@ class Generation:
     """The plan of one genetic step (what :func:`epo_isaac.population.apply_generation` writes).
 
     Attributes:
-        ran: whether anything is to be replaced.
-        reason: why the step was skipped, or a one-line summary when it ran (for logs).
+        status: :data:`RAN`, :data:`GATE_CLOSED`, :data:`MISSING_FITNESS` (a block has no finished episode) or
+            :data:`NOT_APPLICABLE` (the population or settings leave nothing to do).
+        reason: a one-line summary for logs.
         replaced: ``[R]`` long, agent indices whose latent is overwritten (R = 0 when skipped).
-        parents: ``[R, 2]`` long, (parent a, parent b) agent indices of each child; σ is copied from parent a.
+        parents: ``[R, 2]`` long, (parent a, parent b) of each child; σ and optimizer moments come from a.
         children: ``[R, D]`` new latent rows, same dtype/device as the latents.
-        gate_statistic: (max F − min F) / max(|median F|, eps) of the fitness the gate saw; NaN if the
-            gate was not reached.
+        gate_statistic: what the gate compared (:class:`epo_isaac.gate.GateResult`); NaN if not reached.
+        gate_open: the gate's decision; None if not reached.
     """
 
-    ran: bool
+    status: str
     reason: str
     replaced: Tensor
     parents: Tensor
     children: Tensor
-    gate_statistic: float
+    gate_statistic: float = float("nan")
+    gate_open: bool | None = None
+
+    @property
+    def ran(self) -> bool:
+        """Whether rows are to be replaced."""
+        return self.status == RAN
 
 
-def _skip(reason: str, latents: Tensor, gate_statistic: float = float("nan")) -> Generation:
+def _skip(status: str, reason: str, latents: Tensor, gate: GateResult | None = None) -> Generation:
     device = latents.device
     return Generation(
-        ran=False,
+        status=status,
         reason=reason,
         replaced=torch.zeros(0, dtype=torch.long, device=device),
         parents=torch.zeros(0, 2, dtype=torch.long, device=device),
         children=latents.new_zeros(0, latents.shape[1]),
-        gate_statistic=gate_statistic,
+        gate_statistic=gate.statistic if gate else float("nan"),
+        gate_open=gate.open if gate else None,
     )
-
-
-def gate(fitness: Tensor, ratio: float) -> tuple[bool, float]:
-    """Fitness-spread gate (EPO paper Eq. 3, spec §4.2).
-
-    Passes iff (max F − min F) > ratio·|median F|; ``ratio = 0`` disables the gate (always passes). The median
-    is the interpolated one (mean of the two middle values for an even count).
-
-    Args:
-        fitness: ``[K]`` finite fitness values, K ≥ 1 (the followers' in paper mode).
-        ratio: threshold ≥ 0.
-
-    Returns:
-        (passed, statistic) with statistic = (max − min) / max(|median|, 1e-8), for logging.
-
-    Raises:
-        ValueError: if fitness is not a non-empty 1-D finite tensor or ratio < 0.
-    """
-    if fitness.dim() != 1 or fitness.numel() == 0:
-        raise ValueError(f"gate needs a non-empty [K] fitness tensor, got shape {tuple(fitness.shape)}")
-    if ratio < 0:
-        raise ValueError(f"gate ratio must be >= 0, got {ratio}")
-    f = fitness.detach().double()
-    if not bool(torch.isfinite(f).all()):
-        raise ValueError("gate needs finite fitness values; skip agents without finished episodes first")
-    spread = float(f.max() - f.min())
-    median = float(torch.quantile(f, 0.5))
-    statistic = spread / max(abs(median), _EPS)
-    if ratio == 0:
-        return True, statistic
-    return spread > ratio * abs(median), statistic
 
 
 def _check_inputs(latents: Tensor, fitness: Tensor) -> None:
@@ -133,40 +132,41 @@ def _missing(fit: Tensor, offset: int) -> list[int]:
 
 
 def plan_generation(
-    latents: Tensor, fitness: Tensor, cfg: GeneticConfig, generator: torch.Generator
+    latents: Tensor,
+    fitness: Tensor,
+    cfg: GeneticConfig,
+    generator: torch.Generator,
+    episodes: list[Tensor] | None = None,
 ) -> Generation:
     """Plan one generation of the latent GA without modifying any input (spec §4, or §6 in official mode).
 
     Paper mode (``cfg.mode == "paper"``), followers = agents 1..M−1, the master (0) never takes part:
 
     1. skip unless every follower has a finite fitness (NaN = no finished episode yet);
-    2. gate on the followers' fitness (:func:`gate`, ``cfg.gate_ratio``); skip if closed;
-    3. rank followers by fitness (ties: lower index ranks higher); the top ``num_elites`` are elites;
-    4. replace the worst R = min(max(1, ceil(frac_replaced·(M−1))), M−1−num_elites) followers (never an
-       elite);
+    2. gate on the followers (:func:`epo_isaac.gate.check_gate`, ``cfg.gate``); skip if closed;
+    3. rank followers by fitness (ties: lower index ranks higher); the top ``cfg.num_elites(M−1)`` are elites;
+    4. replace the worst R = ``cfg.num_replaced(M−1)`` followers (never an elite);
     5. for each child: parent a uniform over the elites; parent b from the survivors (followers not replaced,
        elites included) with probability ∝ F − min F_survivors + 1e-8;
        child = ½(φ_a + φ_b) + N(0, mutation_std²) per coordinate.
 
-    Official mode (``cfg.mode == "official"``, ablation of the public EPO code): over **all** M agents (the
-    master is not protected), the single worst agent's latent becomes the plain average of the two best
-    agents' latents; no gate (the statistic is still computed over all M for logging), no mutation, R = 1,
-    parents = (best, second best). Every agent needs a finite fitness. σ handling is done by
-    ``apply_generation`` identically in both modes (copied from parent a = the best agent).
+    Official mode (``cfg.mode == "official"``, ablation of the public EPO code): over the M agents that have a
+    fitness (the master takes part when it has one; a master without a finished episode just sits this one
+    out), the single worst agent's latent becomes the plain average of the two best agents' latents; no gate,
+    no mutation, R = 1, parents = (best, second best). Every follower needs a fitness.
 
     Args:
         latents: ``[M, D]`` latent table φ (read only; detached internally).
-        fitness: ``[M]`` per-agent fitness, NaN where an agent has none (index 0 = master, ignored in
-            paper mode).
+        fitness: ``[M]`` per-agent fitness, NaN where an agent has none (index 0 = master).
         cfg: the GA settings.
         generator: source of all randomness; draws happen on ``generator.device``.
+        episodes: M tensors of each agent's finished-episode values (needed by ``gate: kruskal``).
 
     Returns:
-        A :class:`Generation`; ``ran=False`` with a reason when skipped (too few agents, missing fitness,
-        gate closed, nothing to replace). Tensors are on ``latents.device``.
+        A :class:`Generation`; tensors are on ``latents.device``.
 
     Raises:
-        ValueError: on malformed shapes.
+        ValueError: on malformed shapes, or ``gate: kruskal`` without ``episodes``.
     """
     _check_inputs(latents, fitness)
     latents = latents.detach()
@@ -175,26 +175,26 @@ def plan_generation(
     num_agents, dim = latents.shape
     num_followers = num_agents - 1
     if num_followers < 2:
-        return _skip(f"paper GA needs >= 2 followers (M >= 3), got M={num_agents}", latents)
-    if cfg.frac_replaced == 0:
-        return _skip("ga.frac_replaced is 0: nothing to replace", latents)
-    if cfg.num_elites >= num_followers:
-        return _skip(
-            f"ga.num_elites={cfg.num_elites} leaves no follower to replace (M-1={num_followers})", latents
-        )
+        return _skip(NOT_APPLICABLE, f"paper GA needs >= 2 followers (M >= 3), got M={num_agents}", latents)
+    if cfg.num_replaced(num_followers) < 1:
+        return _skip(NOT_APPLICABLE, f"ga.elite_frac={cfg.elite_frac:g} makes every one of the {num_followers} "
+                     "followers an elite: nothing to replace", latents)
     fit = fitness.detach().double().cpu()[1:]
     missing = _missing(fit, offset=1)
     if missing:
-        return _skip(f"followers without a finished episode yet: {missing}", latents)
-    passed, statistic = gate(fit, cfg.gate_ratio)
-    if not passed:
-        reason = f"gate closed: spread/|median| = {statistic:.4g} <= gate_ratio {cfg.gate_ratio:g}"
-        return _skip(reason, latents, statistic)
+        return _skip(MISSING_FITNESS, f"followers without a finished episode yet: {missing}", latents)
+    if cfg.gate == "kruskal" and (episodes is None or len(episodes) != num_agents):
+        raise ValueError(f"gate 'kruskal' needs the [M] = {num_agents} per-agent episode values")
+    follower_episodes = list(episodes[1:]) if episodes is not None else []
+    gate = check_gate(cfg.gate, fit, follower_episodes, cfg.gate_ratio, cfg.gate_pvalue)
+    if not gate.open:
+        what = "p" if cfg.gate == "kruskal" else "spread/|median|"
+        limit = f"< {cfg.gate_pvalue:g}" if cfg.gate == "kruskal" else f"> {cfg.gate_ratio:g}"
+        return _skip(GATE_CLOSED, f"gate closed: {what} = {gate.statistic:.3g}, needs {limit}", latents, gate)
 
     order = torch.sort(fit, descending=True, stable=True).indices + 1  # agent indices, best first
-    num_replaced = max(1, math.ceil(cfg.frac_replaced * num_followers - 1e-9))
-    num_replaced = min(num_replaced, num_followers - cfg.num_elites)
-    elites = order[: cfg.num_elites]
+    num_elites, num_replaced = cfg.num_elites(num_followers), cfg.num_replaced(num_followers)
+    elites = order[:num_elites]
     survivors = order[: num_followers - num_replaced]
     replaced = order[num_followers - num_replaced :]
 
@@ -211,35 +211,36 @@ def plan_generation(
         noise = torch.randn(num_replaced, dim, generator=generator, device=gen_device, dtype=latents.dtype)
         children = children + cfg.mutation_std * noise.to(latents.device)
     return Generation(
-        ran=True,
+        status=RAN,
         reason=f"replaced {replaced.tolist()} (elites {elites.tolist()})",
         replaced=replaced.to(latents.device),
         parents=parents_dev,
         children=children,
-        gate_statistic=statistic,
+        gate_statistic=gate.statistic,
+        gate_open=True,
     )
 
 
 def _plan_official(latents: Tensor, fitness: Tensor) -> Generation:
     num_agents = latents.shape[0]
-    if num_agents < 3:
-        return _skip(f"official GA needs M >= 3 (top-2 distinct from the worst), got M={num_agents}", latents)
     fit = fitness.detach().double().cpu()
-    missing = _missing(fit, offset=0)
+    missing = _missing(fit[1:], offset=1)
     if missing:
-        return _skip(f"agents without a finished episode yet: {missing}", latents)
-    _, statistic = gate(fit, 0.0)
-    order = torch.sort(fit, descending=True, stable=True).indices
+        return _skip(MISSING_FITNESS, f"followers without a finished episode yet: {missing}", latents)
+    ranked = torch.nonzero(torch.isfinite(fit)).flatten()  # followers, and the master if it has a fitness
+    if ranked.numel() < 3:
+        return _skip(NOT_APPLICABLE, f"official GA needs >= 3 agents with a fitness, got {ranked.numel()} "
+                     f"(M={num_agents})", latents)
+    order = ranked[torch.sort(fit[ranked], descending=True, stable=True).indices]
     best, second, worst = int(order[0]), int(order[1]), int(order[-1])
     parents = torch.tensor([[best, second]], dtype=torch.long, device=latents.device)
     children = 0.5 * (latents[best] + latents[second]).unsqueeze(0)
     return Generation(
-        ran=True,
+        status=RAN,
         reason=f"official: replaced [{worst}] by mean of [{best}, {second}]",
         replaced=torch.tensor([worst], dtype=torch.long, device=latents.device),
         parents=parents,
         children=children,
-        gate_statistic=statistic,
     )
 
 

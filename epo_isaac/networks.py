@@ -1,8 +1,9 @@
 """Latent-conditioned shared actor-critic, registered with rl_games as ``epo_actor_critic``.
 
 Every agent b of the population acts through the same trunk with its own latent φ_b (row b of a
-learned table φ ∈ R^{M×D}) and its own log-std row σ_b ∈ R^{A} (spec §2). The agent index is an
-explicit input (``input_dict["agent_ids"]``), never a column of the observation.
+learned table φ ∈ R^{M×D}) and a log-std σ_b ∈ R^{A} (spec §2): its own row (``per_agent``), one vector for all
+(``shared``), or a shared vector plus a per-agent offset initialised to 0 (``shared_plus_offset``).
+The agent index is an explicit input (``input_dict["agent_ids"]``), never a column of the observation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rl_games.common.layers.recurrent import LSTMWithDones
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
+LOG_STD_MODES: tuple[str, ...] = ("per_agent", "shared", "shared_plus_offset")
 
 
 def mlp(in_size: int, units: list[int], activation: str) -> nn.Sequential:
@@ -34,6 +36,10 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
     Args:
         obs_dim: O. num_actions: A. num_agents: M (master = agent 0). latent_dim: D.
         units: MLP widths. activation: one of ``ACTIVATIONS``.
+        log_std: ``per_agent`` (σ_b a learned row of an [M, A] table, each row trained only by its own block's
+            data), ``shared`` (one learned [A] vector; every agent's data trains it) or ``shared_plus_offset``
+            (σ_b = σ_shared + δ_b, δ ∈ R^{M×A} initialised to 0). ``self.log_std`` is the [M, A] table or the
+            offsets δ (what a generation copies from parent to child), None for ``shared``.
         lstm_units: 0 for an MLP; else an LSTM of this width (with optional LayerNorm) before the MLP
             (paper preset: LSTM 768 → MLP [768, 512, 256]). num_seqs: envs, for the default RNN state.
 
@@ -54,16 +60,25 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
         lstm_layers: int = 1,
         lstm_layer_norm: bool = True,
         sigma_init: float = 0.0,
+        log_std: str = "per_agent",
         num_seqs: int = 1,
     ) -> None:
         super().__init__()
         if num_agents < 1:
             raise ValueError(f"num_agents must be >= 1, got {num_agents}")
+        if log_std not in LOG_STD_MODES:
+            raise ValueError(f"unknown network.log_std {log_std!r}; valid: {', '.join(LOG_STD_MODES)}")
         self.num_agents = num_agents
         self.num_seqs = num_seqs
         self.default_agent = 0
         self.latents = nn.Parameter(torch.randn(num_agents, latent_dim))
-        self.log_std = nn.Parameter(torch.full((num_agents, num_actions), float(sigma_init)))
+        self.log_std_mode = log_std
+        shared = log_std != "per_agent"
+        table_init = 0.0 if shared else float(sigma_init)
+        self.log_std: nn.Parameter | None = (
+            nn.Parameter(torch.full((num_agents, num_actions), table_init)) if log_std != "shared" else None)
+        self.log_std_shared: nn.Parameter | None = (
+            nn.Parameter(torch.full((num_actions,), float(sigma_init))) if shared else None)
         in_size = obs_dim + latent_dim
         self.lstm_units = lstm_units
         self.lstm_layers = lstm_layers
@@ -86,6 +101,16 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
             return None
         shape = (self.lstm_layers, self.num_seqs, self.lstm_units)
         return (torch.zeros(shape), torch.zeros(shape))
+
+    def agent_log_std(self, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """σ of agents ``ids`` (``[B]`` long) as ``[B, A]``; of every agent as ``[M, A]`` when ids is None."""
+        if ids is None:
+            ids = torch.arange(self.num_agents, device=self.latents.device)
+        if self.log_std_shared is None:
+            return self.log_std[ids]
+        if self.log_std is None:
+            return self.log_std_shared.expand(ids.shape[0], -1)
+        return self.log_std_shared + self.log_std[ids]
 
     def get_value_layer(self) -> nn.Module:
         return self.value
@@ -112,7 +137,7 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
             x = self.rnn_norm(x.transpose(0, 1).reshape(num_seqs * seq_length, -1))
             states = tuple(states) if isinstance(states, (tuple, list)) else (states,)
         x = self.trunk(x)
-        return self.mu(x), self.log_std[ids], self.value(x), states
+        return self.mu(x), self.agent_log_std(ids), self.value(x), states
 
 
 class EPONetworkBuilder(NetworkBuilder):
@@ -124,7 +149,7 @@ class EPONetworkBuilder(NetworkBuilder):
 
     def load(self, params: dict[str, Any]) -> None:
         """``params``: ``num_agents``, ``latent_dim``, ``units``, ``activation``, ``lstm_units``,
-        ``lstm_layers``, ``lstm_layer_norm``, ``sigma_init`` (plus rl_games' ``name``)."""
+        ``lstm_layers``, ``lstm_layer_norm``, ``sigma_init``, ``log_std`` (plus rl_games' ``name``)."""
         self.params = {k: v for k, v in params.items() if k != "name"}
 
     def build(self, name: str, **kwargs: Any) -> EPOActorCritic:

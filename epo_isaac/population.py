@@ -48,20 +48,19 @@ def agent_ids(num_envs: int, num_agents: int, device: torch.device | str | None 
 
 
 class FitnessTracker:
-    """Mean value of the episodes that finished in each agent's own block (spec §1 "fitness", §4.1).
+    """Each agent's finished episodes in its own block since the window opened (spec §1 "fitness", §4.1).
 
-    Call :meth:`update` every env step with the done flags and the per-env episode value
-    (``true_objective`` or episodic return of the episode that just finished; ignored where not done).
-    Call :meth:`reset` after a generation. Sums are kept in float64 on ``device``; nothing synchronises
-    with the host until :meth:`fitness` / :meth:`counts` are read.
+    Call :meth:`update` every env step with the done flags and the per-env episode value (the episodic return,
+    or ``true_objective``, of the episode that just finished; ignored where not done). Call :meth:`reset` when a
+    fitness window starts. Keeps every finished episode's value (the Kruskal–Wallis gate tests them, not just
+    their means) in float64 on ``device``.
     """
 
     def __init__(self, num_envs: int, num_agents: int, device: torch.device | str | None = None) -> None:
         self.num_envs = num_envs
         self.num_agents = num_agents
         self._ids = agent_ids(num_envs, num_agents, device=device)
-        self._sums = torch.zeros(num_agents, dtype=torch.float64, device=self._ids.device)
-        self._counts = torch.zeros(num_agents, dtype=torch.long, device=self._ids.device)
+        self.reset()
 
     def update(self, dones: Tensor, values: Tensor) -> None:
         """Add the episodes that finished this step.
@@ -79,32 +78,41 @@ class FitnessTracker:
                 f"got {tuple(dones.shape)} and {tuple(values.shape)}"
             )
         done = dones.to(device=self._ids.device).bool()
-        vals = values.detach().to(device=self._ids.device, dtype=torch.float64)
-        self._sums.index_add_(0, self._ids, torch.where(done, vals, torch.zeros_like(vals)))
-        self._counts.index_add_(0, self._ids, done.long())
+        self._chunks.append((self._ids[done], values.detach().to(device=self._ids.device, dtype=torch.float64)[done]))
+
+    def _compact(self) -> tuple[Tensor, Tensor]:
+        if len(self._chunks) != 1:
+            ids = torch.cat([c[0] for c in self._chunks]) if self._chunks else self._ids.new_zeros(0)
+            vals = torch.cat([c[1] for c in self._chunks]) if self._chunks else torch.zeros(
+                0, dtype=torch.float64, device=self._ids.device)
+            self._chunks = [(ids, vals)]
+        return self._chunks[0]
+
+    def episodes(self) -> list[Tensor]:
+        """M float64 tensors: agent b's finished-episode values in the order they finished."""
+        ids, vals = self._compact()
+        return [vals[ids == b] for b in range(self.num_agents)]
 
     def fitness(self) -> Tensor:
         """``[M]`` float64 mean episode value per agent; NaN where the agent has no finished episode."""
-        means = self._sums / self._counts.clamp_min(1)
-        return torch.where(self._counts > 0, means, torch.full_like(means, float("nan")))
+        ids, vals = self._compact()
+        sums = torch.zeros(self.num_agents, dtype=torch.float64, device=ids.device).index_add_(0, ids, vals)
+        counts = self.counts()
+        means = sums / counts.clamp_min(1)
+        return torch.where(counts > 0, means, torch.full_like(means, float("nan")))
 
     def counts(self) -> Tensor:
         """``[M]`` long number of finished episodes per agent since the last reset."""
-        return self._counts.clone()
+        return torch.bincount(self._compact()[0], minlength=self.num_agents)
 
     def reset(self) -> None:
-        """Forget all episodes (call after each generation)."""
-        self._sums.zero_()
-        self._counts.zero_()
+        """Forget all episodes (a new fitness window starts)."""
+        self._chunks: list[tuple[Tensor, Tensor]] = []
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpointable state (tensors are copies)."""
-        return {
-            "num_envs": self.num_envs,
-            "num_agents": self.num_agents,
-            "sums": self._sums.clone(),
-            "counts": self._counts.clone(),
-        }
+        ids, vals = self._compact()
+        return {"num_envs": self.num_envs, "num_agents": self.num_agents, "ids": ids.clone(), "values": vals.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict`.
@@ -117,27 +125,30 @@ class FitnessTracker:
                 f"fitness state is for num_envs={state['num_envs']}, num_agents={state['num_agents']}; "
                 f"this run has num_envs={self.num_envs}, num_agents={self.num_agents}"
             )
-        self._sums.copy_(state["sums"])
-        self._counts.copy_(state["counts"])
+        device = self._ids.device
+        self._chunks = [(state["ids"].to(device), state["values"].to(device=device, dtype=torch.float64))]
 
 
 def apply_generation(
     latents: torch.nn.Parameter,
-    log_std: torch.nn.Parameter,
+    log_std: torch.nn.Parameter | None,
     optimizer: torch.optim.Optimizer,
     generation: Generation,
 ) -> None:
     """Write a planned generation into the live parameters, in place (spec §4.5).
 
-    For each replaced row r with parents (a, b): ``latents[r] = child``, ``log_std[r] = log_std[a]``, and the
-    optimizer's Adam moments (``exp_avg``, ``exp_avg_sq``, and ``max_exp_avg_sq`` under AMSGrad) of row r are
-    zeroed for both parameters; ``step`` is left alone. The Parameters are never rebound, so the optimizer
-    keeps training the same tensors. No-op when ``generation.ran`` is False.
+    For each replaced row r with parents (a, b): ``latents[r] = child`` and ``log_std[r] = log_std[a]`` (the
+    per-agent log-std table, or the per-agent offsets of ``network.log_std: shared_plus_offset``; ``None`` for a
+    shared log-std, which no generation touches). The optimizer's Adam moments (``exp_avg``, ``exp_avg_sq``,
+    ``max_exp_avg_sq``) of row r are copied from parent a's row for both parameters, so a child continues with
+    its parent's step sizes under the shared ``step`` count instead of restarting from zero moments (which,
+    with bias correction at a large step count, inflates its first updates 5–10×). The Parameters are never
+    rebound, so the optimizer keeps training the same tensors. No-op unless ``generation.ran``.
 
     Args:
         latents: ``[M, D]`` latent table φ.
-        log_std: ``[M, A]`` per-agent log-std table σ.
-        optimizer: the optimizer that owns them (rows without state are simply skipped).
+        log_std: ``[M, A]`` per-agent log-std rows (table or offsets), or None.
+        optimizer: the optimizer that owns them (parameters without state yet are skipped).
         generation: a plan from :func:`epo_isaac.genetic.plan_generation`.
 
     Raises:
@@ -153,16 +164,18 @@ def apply_generation(
             f"children {tuple(generation.children.shape)}, parents {tuple(generation.parents.shape)}, "
             f"replaced {num_rows} rows"
         )
-    if log_std.shape[0] != latents.shape[0]:
+    if log_std is not None and log_std.shape[0] != latents.shape[0]:
         raise ValueError(f"log_std {tuple(log_std.shape)} and latents {tuple(latents.shape)} disagree on M")
+    parent_a = generation.parents[:, 0].to(latents.device)
     with torch.no_grad():
-        parent_a = generation.parents[:, 0].to(log_std.device)
-        new_log_std = log_std[parent_a].clone()  # gather before writing, in case a parent is also replaced
         latents[rows] = generation.children.to(device=latents.device, dtype=latents.dtype)
-        log_std[rows.to(log_std.device)] = new_log_std
         for param in (latents, log_std):
+            if param is None:
+                continue
+            if param is log_std:  # gather before writing, in case a parent is also replaced
+                param[rows] = param[parent_a].clone()
             state = optimizer.state.get(param, {})
             for key in _ADAM_MOMENTS:
                 moment = state.get(key)
                 if isinstance(moment, Tensor) and moment.shape == param.shape:
-                    moment[rows.to(moment.device)] = 0
+                    moment[rows] = moment[parent_a].clone()

@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from epo_isaac.genetic import GeneticConfig, gate, latent_diversity, plan_generation
+from epo_isaac.gate import ratio_gate
+from epo_isaac.genetic import (
+    GATE_CLOSED,
+    MISSING_FITNESS,
+    NOT_APPLICABLE,
+    GeneticConfig,
+    latent_diversity,
+    plan_generation,
+)
 from epo_isaac.population import apply_generation
 
 NAN = float("nan")
@@ -27,8 +35,14 @@ def _setup(num_agents: int = 9, dim: int = 4, seed: int = 0) -> tuple[torch.Tens
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="paper, official"):
         GeneticConfig(mode="pbt")
-    with pytest.raises(ValueError, match="num_elites"):
-        GeneticConfig(num_elites=0)
+    with pytest.raises(ValueError, match="elite_frac"):
+        GeneticConfig(elite_frac=0.0)
+    with pytest.raises(ValueError, match="kruskal, ratio, off"):
+        GeneticConfig(gate="tukey")
+    with pytest.raises(ValueError, match="gate_pvalue"):
+        GeneticConfig(gate_pvalue=1.0)
+    with pytest.raises(ValueError, match="frac_replaced"):
+        GeneticConfig(frac_replaced=0.0)
     with pytest.raises(ValueError, match="frac_replaced"):
         GeneticConfig(frac_replaced=1.5)
     with pytest.raises(ValueError, match="mutation_std"):
@@ -40,7 +54,7 @@ def test_config_validation() -> None:
 def test_paper_generation_keeps_size_master_elites_and_inputs() -> None:
     latents, fitness = _setup()
     latents_before, fitness_before = latents.clone(), fitness.clone()
-    cfg = GeneticConfig(gate_ratio=0.0, num_elites=2, frac_replaced=0.25)
+    cfg = GeneticConfig(gate="off", elite_frac=0.25, frac_replaced=0.25)
     plan = plan_generation(latents, fitness, cfg, _gen())
     assert plan.ran, plan.reason
     # ceil(0.25 * 8) = 2 worst followers: agent 3 (F=1) and agent 5 (F=2)
@@ -59,13 +73,13 @@ def test_paper_generation_keeps_size_master_elites_and_inputs() -> None:
 def test_master_never_replaced_even_when_worst() -> None:
     latents, fitness = _setup()
     fitness[0] = -1e9
-    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0), _gen())
+    plan = plan_generation(latents, fitness, GeneticConfig(gate="off"), _gen())
     assert plan.ran and 0 not in plan.replaced.tolist() and 0 not in plan.parents.flatten().tolist()
 
 
 def test_children_are_parent_midpoints_without_mutation() -> None:
     latents, fitness = _setup(dim=6)
-    cfg = GeneticConfig(gate_ratio=0.0, mutation_std=0.0, frac_replaced=0.5)
+    cfg = GeneticConfig(gate="off", mutation_std=0.0, frac_replaced=0.5)
     plan = plan_generation(latents, fitness, cfg, _gen())
     a, b = plan.parents[:, 0], plan.parents[:, 1]
     torch.testing.assert_close(plan.children, 0.5 * (latents[a] + latents[b]))
@@ -73,7 +87,7 @@ def test_children_are_parent_midpoints_without_mutation() -> None:
 
 def test_mutation_spread_matches_std() -> None:
     latents, fitness = _setup(dim=64)
-    cfg = GeneticConfig(gate_ratio=0.0, mutation_std=0.3)
+    cfg = GeneticConfig(gate="off", mutation_std=0.3)
     gen = _gen(5)
     noise = []
     for _ in range(100):
@@ -87,7 +101,7 @@ def test_mutation_spread_matches_std() -> None:
 def test_parent_b_probability_follows_shifted_fitness() -> None:
     latents = torch.zeros(5, 2)
     fitness = torch.tensor([NAN, 4.0, 3.0, 2.0, 1.0])  # master has none: fine in paper mode
-    cfg = GeneticConfig(gate_ratio=0.0, frac_replaced=0.25)  # R = 1: agent 4 replaced
+    cfg = GeneticConfig(gate="off", frac_replaced=0.25)  # R = 1: agent 4 replaced
     gen = _gen(7)
     picks = torch.stack([plan_generation(latents, fitness, cfg, gen).parents[0, 1] for _ in range(3000)])
     freq = torch.bincount(picks, minlength=5).double() / picks.numel()
@@ -98,28 +112,28 @@ def test_parent_b_probability_follows_shifted_fitness() -> None:
 
 def test_gate_statistic_and_threshold() -> None:
     fit = torch.tensor([1.0, 2.0, 3.0, 4.0])  # spread 3, median 2.5 -> statistic 1.2
-    passed, stat = gate(fit, 1.0)
-    assert passed and math.isclose(stat, 1.2)
-    assert gate(fit, 1.5) == (False, pytest.approx(1.2))
-    assert gate(torch.tensor([5.0, 5.0]), 0.0)[0]  # ratio 0 disables the gate
+    result = ratio_gate(fit, 1.0)
+    assert result.open and math.isclose(result.statistic, 1.2)
+    assert not ratio_gate(fit, 1.5).open
+    assert ratio_gate(torch.tensor([5.0, 5.0]), 0.0).open  # ratio 0 disables the gate
     with pytest.raises(ValueError, match="finite"):
-        gate(torch.tensor([1.0, NAN]), 1.0)
+        ratio_gate(torch.tensor([1.0, NAN]), 1.0)
 
 
 def test_gate_closes_and_opens_generation() -> None:
     latents = torch.randn(5, 3, generator=_gen())
     close = torch.tensor([0.0, 10.0, 10.1, 9.9, 10.2])
-    plan = plan_generation(latents, close, GeneticConfig(gate_ratio=1.5), _gen())
-    assert not plan.ran and "gate" in plan.reason and plan.replaced.numel() == 0
+    plan = plan_generation(latents, close, GeneticConfig(gate="ratio", gate_ratio=1.5), _gen())
+    assert not plan.ran and plan.status == GATE_CLOSED and plan.gate_open is False and plan.replaced.numel() == 0
     assert plan.children.shape == (0, 3) and math.isfinite(plan.gate_statistic)
-    assert plan_generation(latents, close, GeneticConfig(gate_ratio=0.0), _gen()).ran
+    assert plan_generation(latents, close, GeneticConfig(gate="off"), _gen()).ran
     spread = torch.tensor([0.0, 1.0, 2.0, 3.0, 10.0])  # 9 > 1.5 * 2.5
-    assert plan_generation(latents, spread, GeneticConfig(gate_ratio=1.5), _gen()).ran
+    assert plan_generation(latents, spread, GeneticConfig(gate="ratio", gate_ratio=1.5), _gen()).ran
 
 
 def test_deterministic_under_seed() -> None:
     latents, fitness = _setup()
-    cfg = GeneticConfig(gate_ratio=0.0, num_elites=3, frac_replaced=0.5)
+    cfg = GeneticConfig(gate="off", elite_frac=0.375, frac_replaced=0.5)
     p1 = plan_generation(latents, fitness, cfg, _gen(11))
     p2 = plan_generation(latents, fitness, cfg, _gen(11))
     p3 = plan_generation(latents, fitness, cfg, _gen(12))
@@ -131,7 +145,7 @@ def test_deterministic_under_seed() -> None:
 def test_skip_when_a_follower_has_no_fitness() -> None:
     latents, fitness = _setup()
     fitness[4] = NAN
-    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0), _gen())
+    plan = plan_generation(latents, fitness, GeneticConfig(gate="off"), _gen())
     assert not plan.ran and "[4]" in plan.reason
 
 
@@ -140,14 +154,14 @@ def test_skip_when_a_follower_has_no_fitness() -> None:
 def test_tiny_populations_skip(num_agents: int, mode: str) -> None:
     latents = torch.randn(num_agents, 3, generator=_gen())
     fitness = torch.arange(num_agents, dtype=torch.float32)
-    plan = plan_generation(latents, fitness, GeneticConfig(mode=mode, gate_ratio=0.0), _gen())
+    plan = plan_generation(latents, fitness, GeneticConfig(mode=mode, gate="off"), _gen())
     assert not plan.ran and plan.reason
 
 
 def test_skip_when_elites_cover_all_followers() -> None:
     latents, fitness = _setup(num_agents=4)
-    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0, num_elites=3), _gen())
-    assert not plan.ran and "num_elites" in plan.reason
+    plan = plan_generation(latents, fitness, GeneticConfig(gate="off", elite_frac=0.9), _gen())
+    assert not plan.ran and plan.status == NOT_APPLICABLE and "elite_frac" in plan.reason
 
 
 def test_official_mode_averages_top2_into_worst_including_master() -> None:
@@ -158,8 +172,11 @@ def test_official_mode_averages_top2_into_worst_including_master() -> None:
     torch.testing.assert_close(plan.children, 0.5 * (latents[0] + latents[2]).unsqueeze(0))
     plan = plan_generation(latents, torch.tensor([0.0, 1.0, 4.0, 2.0, 3.0]), cfg, _gen())
     assert plan.replaced.tolist() == [0] and plan.parents.tolist() == [[2, 4]]  # master not protected
+    # a master without a finished episode sits this generation out instead of blocking it
     plan = plan_generation(latents, torch.tensor([NAN, 1.0, 4.0, 2.0, 3.0]), cfg, _gen())
-    assert not plan.ran and "[0]" in plan.reason
+    assert plan.ran and plan.replaced.tolist() == [1] and plan.parents.tolist() == [[2, 4]]
+    plan = plan_generation(latents, torch.tensor([5.0, 1.0, NAN, 2.0, 3.0]), cfg, _gen())
+    assert plan.status == MISSING_FITNESS and "[2]" in plan.reason
 
 
 def test_latent_diversity() -> None:
@@ -182,7 +199,7 @@ def test_apply_generation_keeps_optimizer_tensors() -> None:
     step = optimizer.state[latents]["step"].clone()
 
     _, fitness = _setup()
-    plan = plan_generation(latents, fitness, GeneticConfig(gate_ratio=0.0, frac_replaced=0.25), _gen(3))
+    plan = plan_generation(latents, fitness, GeneticConfig(gate="off", frac_replaced=0.25), _gen(3))
     assert plan.ran
     apply_generation(latents, log_std, optimizer, plan)
 
@@ -196,9 +213,10 @@ def test_apply_generation_keeps_optimizer_tensors() -> None:
     torch.testing.assert_close(latents[keep].detach(), before_lat[keep])
     torch.testing.assert_close(log_std[rows].detach(), before_std[plan.parents[:, 0]])
     torch.testing.assert_close(log_std[keep].detach(), before_std[keep])
-    for key in ("exp_avg", "exp_avg_sq"):
-        assert torch.all(optimizer.state[latents][key][rows] == 0)
-        assert torch.all(optimizer.state[log_std][key][rows] == 0)
+    parent_a = plan.parents[:, 0]
+    for key in ("exp_avg", "exp_avg_sq"):  # children continue with parent a's moments (issue 9 item 6)
+        torch.testing.assert_close(optimizer.state[latents][key][rows], moments[key][parent_a])
+        torch.testing.assert_close(optimizer.state[log_std][key][rows], std_moments[key][parent_a])
         torch.testing.assert_close(optimizer.state[latents][key][keep], moments[key][keep])
         torch.testing.assert_close(optimizer.state[log_std][key][keep], std_moments[key][keep])
     assert torch.equal(optimizer.state[latents]["step"], step)

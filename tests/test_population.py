@@ -77,7 +77,7 @@ def test_apply_generation_noop_when_skipped_and_without_optimizer_state() -> Non
     log_std = torch.nn.Parameter(torch.arange(3.0).unsqueeze(1))
     optimizer = torch.optim.Adam([latents, log_std])  # no step yet: no state
     skipped = Generation(
-        False,
+        "gate_closed",
         "skip",
         torch.zeros(0, dtype=torch.long),
         torch.zeros(0, 2, dtype=torch.long),
@@ -86,9 +86,9 @@ def test_apply_generation_noop_when_skipped_and_without_optimizer_state() -> Non
     )
     apply_generation(latents, log_std, optimizer, skipped)
     assert torch.all(latents == 0)
-    plan = Generation(True, "ok", torch.tensor([2]), torch.tensor([[1, 0]]), torch.ones(1, 2), 1.0)
+    plan = Generation("ran", "ok", torch.tensor([2]), torch.tensor([[1, 0]]), torch.ones(1, 2), 1.0)
     apply_generation(latents, log_std, optimizer, plan)
     assert latents[2].tolist() == [1.0, 1.0] and log_std[:, 0].tolist() == [0.0, 1.0, 1.0]
-    bad = Generation(True, "bad", torch.tensor([2]), torch.tensor([[1, 0]]), torch.ones(1, 5), 1.0)
+    bad = Generation("ran", "bad", torch.tensor([2]), torch.tensor([[1, 0]]), torch.ones(1, 5), 1.0)
     with pytest.raises(ValueError, match="does not fit"):
         apply_generation(latents, log_std, optimizer, bad)

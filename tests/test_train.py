@@ -30,7 +30,7 @@ def _checkpoint(run_dir: str) -> Path:
 def epo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("epo")
     # M = 4, GA every epoch after the first, gate off: generations must happen within 3 epochs.
-    return _run(tmp, "epo", ["max_epochs=3", "train.population.size=4", "train.ga.gate_ratio=0",
+    return _run(tmp, "epo", ["max_epochs=3", "train.population.size=4", "train.ga.gate=off",
                              "train.ga.warmup_frames=0", "train.ga.interval_frames=1",
                              "+task.max_episode_steps=16"])
 
@@ -40,7 +40,7 @@ def test_epo_trains_writes_checkpoint_events_and_config(epo_run: dict) -> None:
     assert [h["epoch"] for h in epo_run["history"]] == [1, 2, 3]
     assert epo_run["history"][-1]["frames"] == 3 * 16 * 16
     assert list((run_dir / "summaries").glob("events.out.tfevents.*"))
-    assert (run_dir / "config_resolved.yaml").read_text().count("gate_ratio: 0")
+    assert (run_dir / "config_resolved.yaml").read_text().count("gate: 'off'")
     state = torch.load(_checkpoint(str(run_dir)), weights_only=False)
     assert state["epo"]["generation"] >= 1, "the GA never ran although the gate was off"
     assert state["model"]["a2c_network.latents"].shape == (4, 32)
@@ -75,7 +75,7 @@ def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_pat
     assert torch.equal(agent.net.latents.detach(), saved["model"]["a2c_network.latents"])
     assert torch.equal(agent.net.log_std.detach(), saved["model"]["a2c_network.log_std"])
     assert agent.generation == saved["epo"]["generation"]
-    assert agent.last_generation_frame == saved["epo"]["last_generation_frame"]
+    assert agent.next_check_frame == saved["epo"]["next_check_frame"]
     assert torch.equal(agent.ga_generator.get_state(), saved["epo"]["ga_generator"])
     fit = agent.fitness.state_dict()
     for key, value in saved["epo"]["fitness"].items():
@@ -87,7 +87,7 @@ def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_pat
 def test_resume_continues_frames_and_generation(epo_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(epo_run["run_dir"])
     saved = torch.load(path, weights_only=False)
-    out = _run(tmp_path, "resumed", ["max_epochs=5", "train.population.size=4", "train.ga.gate_ratio=0",
+    out = _run(tmp_path, "resumed", ["max_epochs=5", "train.population.size=4", "train.ga.gate=off",
                                      "train.ga.warmup_frames=0", "train.ga.interval_frames=1",
                                      "+task.max_episode_steps=16", f"checkpoint={path}"])
     assert out["history"][0]["epoch"] == saved["epoch"] + 1

@@ -18,7 +18,7 @@ TASKS = ["AllegroKukaRegrasping", "AllegroKukaReorientation", "AllegroKukaThrow"
          "AllegroKukaTwoArmsReorientationHole", "AllegroKukaTwoArmsReorientationBarrier"]
 # 8 envs, M = 4, 4-step horizon, 2 minibatches; GA after every epoch with the gate off.
 TINY = ["task.num_envs=8", "train.population.size=4", "train.ppo.horizon_length=4", "train.ppo.num_minibatches=2",
-        "train.ppo.mini_epochs=1", "train.ga.warmup_frames=0", "train.ga.interval_frames=1", "train.ga.gate_ratio=0",
+        "train.ppo.mini_epochs=1", "train.ga.warmup_frames=0", "train.ga.interval_frames=1", "train.ga.gate=off",
         "torch_threads=1"]
 
 
