@@ -20,7 +20,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac import losses
 from epo_isaac.checkpoint import atomic_save, check_compatible
-from epo_isaac.genetic import GATE_CLOSED, RAN, GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
 from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.stats import EpochStats
@@ -304,8 +304,8 @@ class EPOAgent(A2CAgent):
         """A GA check when due (spec §4): at warmup + k·interval env steps (``config.ga_schedule``).
 
         The fitness window of a check opens one interval before it: episodes that finish earlier are dropped.
-        After a generation or a closed gate the next window starts; a follower without a finished episode
-        keeps the window open until the next check.
+        A generation closes the window (the next one opens); a closed gate or a follower without a finished
+        episode keeps it open, so evidence accumulates until the blocks' differences are significant.
         """
         if not self.ga_enabled:
             return {}
@@ -317,14 +317,14 @@ class EPOAgent(A2CAgent):
             self.next_check_frame += max(self.ga_interval, 1)
         fitness = self.fitness.fitness()
         gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
-                              self.fitness.episodes())
+                              self.fitness.aligned_episodes())
         event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
                  "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu(),
                  "episodes": self.fitness.counts().tolist()}
         if gen.ran:
             apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
             self.generation += 1
-        if gen.status in (RAN, GATE_CLOSED):
+        if gen.ran:
             self.fitness.reset()
         return event
 
@@ -334,6 +334,7 @@ class EPOAgent(A2CAgent):
         self.vec_env.set_train_info(self.frame, self)
         self.set_eval()
         self.stats.reset()
+        self.fitness.next_period()
         start = time.perf_counter()
         ro, step_time = self.collect_rollout()
         play_time = time.perf_counter() - start

@@ -73,7 +73,7 @@ class GeneticConfig:
     """``kruskal``: Kruskal-Wallis test across follower blocks on per-episode fitness values, open when
     p < gate_pvalue (shift- and scale-free); ``ratio``: paper Eq. 3, open when max F − min F >
     gate_ratio·|median F|; ``off``: always open."""
-    gate_pvalue: float = 0.05
+    gate_pvalue: float = 0.2
     """Significance level of the ``kruskal`` gate, in (0, 1)."""
     gate_ratio: float = 1.5
     """Threshold of the ``ratio`` gate, >= 0."""

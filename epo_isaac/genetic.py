@@ -46,7 +46,7 @@ class GeneticConfig:
 
     mode: str = "paper"
     gate: str = "kruskal"
-    gate_pvalue: float = 0.05
+    gate_pvalue: float = 0.2
     gate_ratio: float = 1.5
     elite_frac: float = 0.25
     frac_replaced: float = 0.25
@@ -160,7 +160,8 @@ def plan_generation(
         fitness: ``[M]`` per-agent fitness, NaN where an agent has none (index 0 = master).
         cfg: the GA settings.
         generator: source of all randomness; draws happen on ``generator.device``.
-        episodes: M tensors of each agent's finished-episode values (needed by ``gate: kruskal``).
+        episodes: M tensors of the values the ``kruskal`` gate tests per agent (needed by it; the agent passes
+            each finished episode's value aligned by epoch, :meth:`FitnessTracker.aligned_episodes`).
 
     Returns:
         A :class:`Generation`; tensors are on ``latents.device``.

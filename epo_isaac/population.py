@@ -51,16 +51,21 @@ class FitnessTracker:
     """Each agent's finished episodes in its own block since the window opened (spec §1 "fitness", §4.1).
 
     Call :meth:`update` every env step with the done flags and the per-env episode value (the episodic return,
-    or ``true_objective``, of the episode that just finished; ignored where not done). Call :meth:`reset` when a
-    fitness window starts. Keeps every finished episode's value (the Kruskal–Wallis gate tests them, not just
-    their means) in float64 on ``device``.
+    or ``true_objective``, of the episode that just finished; ignored where not done), :meth:`next_period` once
+    per epoch, and :meth:`reset` when a fitness window starts. Every finished episode's value is kept (float64,
+    on ``device``) with the period (epoch) it finished in: the gate tests individual episodes, aligned by period.
     """
 
     def __init__(self, num_envs: int, num_agents: int, device: torch.device | str | None = None) -> None:
         self.num_envs = num_envs
         self.num_agents = num_agents
         self._ids = agent_ids(num_envs, num_agents, device=device)
+        self._period = 0
         self.reset()
+
+    def next_period(self) -> None:
+        """Episodes finishing from now on belong to the next period (call once per epoch)."""
+        self._period += 1
 
     def update(self, dones: Tensor, values: Tensor) -> None:
         """Add the episodes that finished this step.
@@ -78,24 +83,40 @@ class FitnessTracker:
                 f"got {tuple(dones.shape)} and {tuple(values.shape)}"
             )
         done = dones.to(device=self._ids.device).bool()
-        self._chunks.append((self._ids[done], values.detach().to(device=self._ids.device, dtype=torch.float64)[done]))
+        ids = self._ids[done]
+        vals = values.detach().to(device=self._ids.device, dtype=torch.float64)[done]
+        self._chunks.append((ids, vals, torch.full_like(ids, self._period)))
 
-    def _compact(self) -> tuple[Tensor, Tensor]:
+    def _compact(self) -> tuple[Tensor, Tensor, Tensor]:
         if len(self._chunks) != 1:
-            ids = torch.cat([c[0] for c in self._chunks]) if self._chunks else self._ids.new_zeros(0)
-            vals = torch.cat([c[1] for c in self._chunks]) if self._chunks else torch.zeros(
-                0, dtype=torch.float64, device=self._ids.device)
-            self._chunks = [(ids, vals)]
+            empty = self._ids.new_zeros(0)
+            parts = list(zip(*self._chunks, strict=True)) or [[empty], [empty.double()], [empty]]
+            self._chunks = [tuple(torch.cat(list(p)) for p in parts)]  # type: ignore[list-item]
         return self._chunks[0]
 
     def episodes(self) -> list[Tensor]:
         """M float64 tensors: agent b's finished-episode values in the order they finished."""
-        ids, vals = self._compact()
+        ids, vals, _ = self._compact()
+        return [vals[ids == b] for b in range(self.num_agents)]
+
+    def aligned_episodes(self, first_agent: int = 1) -> list[Tensor]:
+        """Like :meth:`episodes`, each value minus the mean of agents ``first_agent..M−1``'s episodes that
+        finished in the same period (aligned ranks: the policy's common improvement over the window is not
+        counted as a difference between agents). An added constant cancels; a positive factor scales every value
+        alike. Agents before ``first_agent`` (the master, by default) get an empty tensor."""
+        ids, vals, periods = self._compact()
+        keep = ids >= first_agent
+        ids, vals, periods = ids[keep], vals[keep], periods[keep]
+        if vals.numel():
+            _, slot = torch.unique(periods, return_inverse=True)
+            sums = torch.zeros(int(slot.max()) + 1, dtype=vals.dtype, device=vals.device).index_add_(0, slot, vals)
+            counts = torch.bincount(slot).to(vals.dtype)
+            vals = vals - (sums / counts)[slot]
         return [vals[ids == b] for b in range(self.num_agents)]
 
     def fitness(self) -> Tensor:
         """``[M]`` float64 mean episode value per agent; NaN where the agent has no finished episode."""
-        ids, vals = self._compact()
+        ids, vals, _ = self._compact()
         sums = torch.zeros(self.num_agents, dtype=torch.float64, device=ids.device).index_add_(0, ids, vals)
         counts = self.counts()
         means = sums / counts.clamp_min(1)
@@ -107,12 +128,13 @@ class FitnessTracker:
 
     def reset(self) -> None:
         """Forget all episodes (a new fitness window starts)."""
-        self._chunks: list[tuple[Tensor, Tensor]] = []
+        self._chunks: list[tuple[Tensor, Tensor, Tensor]] = []
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpointable state (tensors are copies)."""
-        ids, vals = self._compact()
-        return {"num_envs": self.num_envs, "num_agents": self.num_agents, "ids": ids.clone(), "values": vals.clone()}
+        ids, vals, periods = self._compact()
+        return {"num_envs": self.num_envs, "num_agents": self.num_agents, "ids": ids.clone(),
+                "values": vals.clone(), "periods": periods.clone(), "period": self._period}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict`.
@@ -126,7 +148,9 @@ class FitnessTracker:
                 f"this run has num_envs={self.num_envs}, num_agents={self.num_agents}"
             )
         device = self._ids.device
-        self._chunks = [(state["ids"].to(device), state["values"].to(device=device, dtype=torch.float64))]
+        self._chunks = [(state["ids"].to(device), state["values"].to(device=device, dtype=torch.float64),
+                         state["periods"].to(device))]
+        self._period = int(state["period"])
 
 
 def apply_generation(

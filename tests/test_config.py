@@ -11,7 +11,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 import tasks
 import train
-from epo_isaac.config import ConfigError, check_layout, parse_train_config, rl_games_params
+from epo_isaac.config import ConfigError, budget_frames, check_layout, ga_schedule, parse_train_config, rl_games_params
 from epo_isaac.envs import BatchedTaskVecEnv, NonFiniteError
 
 TRAIN_FILES = sorted(p.stem for p in (ROOT / "cfg" / "train").glob("*.yaml"))
@@ -112,3 +112,60 @@ def test_paper_preset_matches_the_spec() -> None:
     params = rl_games_params(tc, name="x", num_envs=24576, env_name="e", seed=0, device="cpu", train_dir="/tmp",
                              experiment="x", torch_threads=1)
     assert params["params"]["config"]["minibatch_size"] == 4 * 24576
+
+
+@pytest.mark.parametrize("name", TASK_FILES)
+def test_every_default_config_gives_at_least_10_generations(name: str) -> None:
+    cfg = compose_cfg([f"task={name}"])  # train=EPO, the task's own budget (max_epochs)
+    tc = parse_train_config(cfg.train)
+    num_envs = int(cfg.task.num_envs)
+    warmup, interval, checks = ga_schedule(num_envs, tc)
+    budget = budget_frames(num_envs, tc)
+    assert checks is not None and checks >= 10, (warmup, interval, budget)
+    assert warmup + (checks - 1) * interval <= budget < warmup + checks * interval
+    assert warmup >= interval  # the first fitness window (one interval before the first check) starts after 0
+
+
+def test_paper_preset_keeps_the_official_schedule() -> None:
+    cfg = compose_cfg(["task=AllegroKukaTwoArmsReorientation", "+preset=paper"])
+    assert ga_schedule(24576, parse_train_config(cfg.train)) == (200_000_000, 20_000_000, 991)
+
+
+def test_schedule_follows_a_frame_budget() -> None:
+    cfg = compose_cfg(["task=HalfCheetah", "train.ppo.max_epochs=-1", "train.ppo.max_frames=600000"])
+    warmup, interval, checks = ga_schedule(48, parse_train_config(cfg.train))
+    assert (warmup, interval, checks) == (54544, 27272, 21)
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    (["train.ga.interval_frames=10000000"], "leaves no generation"),
+    (["train.ga.warmup_frames=99999999", "train.ga.interval_frames=1000"], "leaves no generation"),
+    (["train.ppo.max_epochs=-1", "train.ppo.max_frames=-1"], "needs a budget"),
+])
+def test_schedule_without_a_generation_is_a_clear_error(overrides: list[str], match: str) -> None:
+    cfg = compose_cfg(["task=Pendulum", *overrides])
+    with pytest.raises(ConfigError, match=match):
+        rl_games_params(parse_train_config(cfg.train), name="x", num_envs=48, env_name="e", seed=0,
+                        device="cpu", train_dir="/tmp", experiment="x", torch_threads=1)
+
+
+@pytest.mark.parametrize(("override", "valid"), [
+    ("train.ga.fitness=reward", "'return', 'true_objective'"),
+    ("train.ga.gate=tukey", "'kruskal', 'ratio', 'off'"),
+    ("train.network.log_std=learned", "'per_agent', 'shared', 'shared_plus_offset'"),
+])
+def test_unknown_ga_and_log_std_choices_list_valid_ones(override: str, valid: str) -> None:
+    with pytest.raises(ConfigError, match=valid):
+        parse_train_config(compose_cfg([override]).train)
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ("train.ga.gate_pvalue=1.5", r"gate_pvalue must lie in \(0, 1\)"),
+    ("train.ga.gate_pvalue=0", r"gate_pvalue must lie in \(0, 1\)"),
+    ("train.ga.gate_ratio=-1", "gate_ratio must be a finite number >= 0"),
+    ("train.ga.elite_frac=1", "elite_frac"),
+    ("train.ga.num_checks=0", "num_checks"),
+])
+def test_ga_threshold_out_of_range_is_one_clear_message(override: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_train_config(compose_cfg([override]).train)

@@ -227,3 +227,29 @@ def test_apply_generation_keeps_optimizer_tensors() -> None:
     (latents**2).sum().backward()
     optimizer.step()
     assert not torch.allclose(latents[rows].detach(), after_apply[rows])
+
+
+def _diversity_after(cfg: GeneticConfig, num_agents: int, generations: int, seed: int) -> float:
+    """Ratio final / initial latent diversity after ``generations`` steps on noisy random fitness."""
+    gen = _gen(seed)
+    latents = torch.randn(num_agents, 32, generator=gen)
+    initial = latent_diversity(latents)
+    for _ in range(generations):
+        plan = plan_generation(latents, torch.randn(num_agents, generator=gen), cfg, gen)
+        assert plan.ran
+        latents[plan.replaced] = plan.children
+    return latent_diversity(latents) / initial
+
+
+@pytest.mark.parametrize("num_agents", [64, 8])
+def test_default_ga_keeps_diversity_over_50_generations(num_agents: int) -> None:
+    cfg = GeneticConfig(gate="off")  # the defaults otherwise; random fitness, so the gate is moot
+    ratios = [_diversity_after(cfg, num_agents, 50, seed) for seed in range(3)]
+    assert min(ratios) >= 0.5, ratios
+    assert max(ratios) <= 2.0, ratios  # and does not blow up either
+
+
+def test_old_defaults_collapse_the_population() -> None:
+    # one elite as parent a, σ 0.1: the settings that collapsed diversity 7.5 -> 2.2 (issue 9)
+    cfg = GeneticConfig(gate="off", elite_frac=0.01, mutation_std=0.1)
+    assert _diversity_after(cfg, 64, 50, seed=0) < 0.5

@@ -126,3 +126,88 @@ def test_play_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 def test_wandb_offline_run_is_written(tmp_path: Path) -> None:
     _run(tmp_path, "wb", ["max_epochs=1", "wandb_activate=true"])
     assert list(tmp_path.rglob("offline-run-*")), "no offline wandb run folder"
+
+
+def _model_of(run_dir: str) -> dict:
+    return torch.load(_checkpoint(run_dir), weights_only=False)["model"]
+
+
+def test_seed_zero_runs_are_bit_identical(tmp_path: Path) -> None:
+    # rl_games seeds nothing for seed=0; train.run seeds torch, numpy, random and the task itself
+    a = _run(tmp_path, "s0a", ["seed=0", "max_epochs=3", "train.population.size=4", "train.ga.gate=off"])
+    b = _run(tmp_path, "s0b", ["seed=0", "max_epochs=3", "train.population.size=4", "train.ga.gate=off"])
+    ma, mb = _model_of(a["run_dir"]), _model_of(b["run_dir"])
+    assert ma.keys() == mb.keys()
+    for key in ma:
+        assert torch.equal(ma[key], mb[key]), key
+    c = _run(tmp_path, "s1", ["seed=1", "max_epochs=3", "train.population.size=4", "train.ga.gate=off"])
+    assert not torch.equal(_model_of(c["run_dir"])["a2c_network.latents"], ma["a2c_network.latents"])
+
+
+def test_true_objective_fitness_on_a_task_without_it_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="use train.ga.fitness=return"):
+        _run(tmp_path, "to", ["max_epochs=2", "train.ga.fitness=true_objective", "+task.max_episode_steps=8"])
+
+
+def _agent(tmp_path: Path, overrides: list[str]):
+    from rl_games.torch_runner import Runner
+
+    import epo_isaac
+    from epo_isaac.config import parse_train_config, rl_games_params
+    from epo_isaac.envs import register_task
+
+    cfg = compose_cfg(FAST + overrides)
+    params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
+                             seed=3, device="cpu", train_dir=str(tmp_path), experiment="kl", torch_threads=1)
+    import tasks
+
+    close = register_task("epo_task", lambda: tasks.make("Pendulum", num_envs=16, seed=3))
+    runner = Runner()
+    epo_isaac.register(runner)
+    runner.load(params)
+    agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
+    return agent, close
+
+
+def test_adaptive_lr_kl_follows_rl_games_semantics(tmp_path: Path) -> None:
+    """Each minibatch's KL is against its rows' stored policy; after the step the rows store the policy the
+    minibatch was evaluated with (rl_games' ``dataset.update_mu_sigma``), so mini-epoch k measures the change
+    since mini-epoch k−1, not since the rollout."""
+    from rl_games.algos_torch import torch_ext
+
+    agent, close = _agent(tmp_path, ["train.population.size=4", "train.ppo.mini_epochs=3",
+                                     "train.ppo.minibatch_size=128", "train.ppo.learning_rate=3e-3"])
+    try:
+        agent.init_tensors()
+        agent.obs = agent.env_reset()
+        ro, _ = agent.collect_rollout()
+        data = agent.build_dataset(ro)
+        rollout_mu = data["mu"].clone()
+        calls: list[dict] = []
+        minibatches, minibatch_loss = agent.minibatches, agent.minibatch_loss
+
+        def spy_minibatches(d):
+            for idx, mb in minibatches(d):
+                calls.append({"idx": idx.clone(), "stored_mu": mb["mu"].clone(), "stored_sigma": mb["sigma"].clone()})
+                yield idx, mb
+
+        def spy_loss(mb):
+            loss, info = minibatch_loss(mb)
+            calls[-1].update(mu=info["mu"].clone(), sigma=info["sigma"].clone(), kl=info["kl"].item())
+            return loss, info
+
+        agent.minibatches, agent.minibatch_loss = spy_minibatches, spy_loss
+        agent.update(data)
+    finally:
+        close()
+    per_epoch = len(calls) // 3
+    assert per_epoch >= 2 and len(calls) == 3 * per_epoch
+    latest = rollout_mu.clone()
+    for k, call in enumerate(calls):
+        torch.testing.assert_close(call["stored_mu"], latest[call["idx"]])
+        expected = torch_ext.policy_kl(call["mu"], call["sigma"], call["stored_mu"], call["stored_sigma"], True)
+        assert call["kl"] == pytest.approx(expected.item(), rel=1e-5, abs=1e-10)
+        latest[call["idx"]] = call["mu"]
+        if k >= per_epoch:  # later mini-epochs no longer compare with the rollout policy
+            assert not torch.equal(call["stored_mu"], rollout_mu[call["idx"]])
+    torch.testing.assert_close(data["mu"], latest)
