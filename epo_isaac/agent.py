@@ -3,7 +3,7 @@
 Reads top to bottom, one epoch (``train_epoch``):
   rollout (every agent acts with its own latent) → on-policy targets (GAE / n-step) → off-policy
   relabelling of follower data under the master's latent → one PPO-style update over both →
-  genetic step on the latents → logs. Spec: ``shared/specs/epo_algorithm.md`` §2–§4.
+  genetic step on the latents → logs. Spec: ``docs/spec/epo_algorithm.md`` §2–§4.
 ``algo: sapg`` is the same agent with the genetic algorithm off.
 """
 

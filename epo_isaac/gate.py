@@ -1,4 +1,5 @@
-"""The genetic algorithm's gate: "are the agents' differences meaningful yet?" (spec §4.2, EPO paper Eq. 3).
+"""The genetic algorithm's gate: "are the agents' differences meaningful yet?" (EPO paper Eq. 3;
+spec docs/spec/epo_algorithm.md §4.2).
 
 Three gates, chosen by ``ga.gate``:
 

@@ -1,4 +1,4 @@
-"""Genetic algorithm on the latent table (spec: /work/shared/specs/epo_algorithm.md §4 and §6).
+"""Genetic algorithm on the latent table (spec: docs/spec/epo_algorithm.md §4 and §6).
 
 Pure functions: :func:`plan_generation` reads the latents and per-agent fitness and returns a
 :class:`Generation` (which rows to overwrite, with what). It never writes anything; the agent applies the

@@ -1,4 +1,4 @@
-"""Pure loss and target functions of EPO / SAPG (spec: /work/shared/specs/epo_algorithm.md §2–§3).
+"""Pure loss and target functions of EPO / SAPG (spec: docs/spec/epo_algorithm.md §2–§3).
 
 Everything here is stateless torch maths on tensors the agent already holds. Conventions:
 

@@ -23,6 +23,7 @@ TASKS: dict[str, str] = {
     "Pendulum": "tasks.gymnasium:make_pendulum",
     "LunarLanderContinuous": "tasks.gymnasium:make_lunar_lander",
     "HalfCheetah": "tasks.gymnasium:make_half_cheetah",
+    "Hopper": "tasks.gymnasium:make_hopper",
     "AllegroKukaRegrasping": "tasks.allegro_kuka.registry:make_regrasping",
     "AllegroKukaReorientation": "tasks.allegro_kuka.registry:make_reorientation",
     "AllegroKukaThrow": "tasks.allegro_kuka.registry:make_throw",

@@ -124,3 +124,4 @@ def _factory(env_id: str):
 make_pendulum = _factory("Pendulum-v1")
 make_lunar_lander = _factory("LunarLanderContinuous-v3")
 make_half_cheetah = _factory("HalfCheetah-v5")
+make_hopper = _factory("Hopper-v5")

@@ -211,3 +211,15 @@ def test_adaptive_lr_kl_follows_rl_games_semantics(tmp_path: Path) -> None:
         if k >= per_epoch:  # later mini-epochs no longer compare with the rollout policy
             assert not torch.equal(call["stored_mu"], rollout_mu[call["idx"]])
     torch.testing.assert_close(data["mu"], latest)
+
+
+def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path) -> None:
+    """The default GA (automatic schedule, Kruskal-Wallis gate, fitness = return) acts in a real run."""
+    cfg = compose_cfg(["task=Pendulum", "max_epochs=30", "seed=1", "torch_threads=1",
+                       f"+run_dir={tmp_path / 'defaults'}"])
+    history = train.run(cfg)["history"]
+    checks = [h for h in history if "ga/ran" in h]
+    assert len(checks) >= 10  # a check every 1.4 epochs after the warm-up (21 in the budget, some skipped)
+    assert history[-1]["ga/generation"] >= 2, [(h["epoch"], h.get("ga/gate_statistic")) for h in checks]
+    assert all(0.0 <= h["ga/gate_statistic"] <= 1.0 for h in checks if h.get("ga/gate_open") is not None)
+    assert history[-1]["population/latent_diversity"] > 0.5 * history[0]["population/latent_diversity"]

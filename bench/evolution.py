@@ -1,0 +1,394 @@
+"""EPO vs SAPG vs PPO at equal env-step budgets on three Gymnasium tasks, plus a population-size ablation.
+
+    python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous] [--algos EPO SAPG PPO]
+                              [--seeds 1 2 3 4 5] [--frames-scale 1.0] [--jobs 2] [--no-resume]
+                              [--ablation-task LunarLanderContinuous] [--ablation-sizes 4 8 16]
+
+What it measures:
+
+* the master's episodic return (EPO/SAPG: ``master/return``; PPO: its only policy) against env steps, every
+  task x algorithm x seed at 48 envs and the task's env-step budget below; EPO and SAPG both with M = 8 agents
+  (SAPG's own default is 6), PPO without a population;
+* EPO with M = 4, 8, 16 agents on ``--ablation-task`` at the same 48 envs and seeds (the M = 8 runs are the
+  main EPO runs, not run twice);
+* for every EPO run, the number of GA generations and the latent-diversity ratio (last / first epoch's
+  ``population/latent_diversity``).
+
+Budgets (env steps per run) and speeds, measured on the 2-core AMD EPYC machine with two runs at a time, one per
+core (``torch_threads=1``, 48 envs, 150k-step EPO and PPO runs; EPO, SAPG and PPO within 5 % of each other; each
+run also spends ~10 s importing, composing the config and building the envs):
+
+    task                    env-steps/s per run (2 at a time)   budget      time per run
+    HalfCheetah             ~3,600                            1,000,000     ~4.9 min
+    Hopper                  ~2,100                              360,000     ~3.0 min
+    LunarLanderContinuous   ~3,900                              500,000     ~2.4 min
+
+HalfCheetah gets the largest budget because its episodes all last 1000 steps and end together: a fitness
+window only gains episodes once per 48,000 env steps, so 1M steps allow about 20 such waves (>= 10
+generations need >= 10 of them after the warm-up).
+
+55 runs (3 tasks x 3 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~180 min of run time in all:
+about 90 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
+cores slows it down in proportion). ``--frames-scale`` multiplies every budget (``--frames-scale 0.02 --seeds 1``
+is a smoke run of about three minutes).
+
+Runs go to ``bench/results/evolution_runs/<task>_<algo>_M<m>_seed<s>/`` (console output in ``<...>.log``); each
+finished run writes ``<...>.json`` next to its folder and is skipped on the next start with the same budget
+(``--no-resume`` reruns everything), so a killed benchmark continues where it stopped. Outputs in ``bench/results/``:
+
+* ``evolution_<task>.png``: mean +- s.e. over seeds of the return against env steps, one curve per algorithm;
+* ``evolution_population_size.png``: the ablation, EPO with M = 4 / 8 / 16;
+* ``evolution_diversity.png``: EPO's latent-diversity ratio against env steps per task (mean +- s.e.), with the
+  0.5 bound and the GA generation counts;
+* ``evolution.json``: every run's numbers and the summary table.
+
+The last four lines are ``ga_generations_min=<int>`` (fewest GA generations of any EPO run),
+``diversity_ratio_min=<float>`` (smallest diversity ratio of any EPO run), ``epo_beats_sapg=<k>/<tasks>`` and
+``epo_beats_ppo=<k>/<tasks>`` (tasks on which EPO's mean final master return is higher).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import warnings
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "bench" / "results" / "evolution_runs"
+TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 360_000, "LunarLanderContinuous": 500_000}
+ALGOS = ("EPO", "SAPG", "PPO")
+POPULATION = 8  # EPO's default M; SAPG is run with the same M
+NUM_ENVS = 48
+DIVERSITY_BOUND = 0.5
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One training run."""
+
+    task: str
+    algo: str
+    m: int  # agents (1 for PPO)
+    seed: int
+    frames: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}_{self.algo}_M{self.m}_seed{self.seed}"
+
+    def overrides(self) -> list[str]:
+        out = [f"task={self.task}", f"train={self.algo}", f"seed={self.seed}", f"task.num_envs={NUM_ENVS}",
+               "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}", "train.ppo.save_frequency=0",
+               "torch_threads=1"]
+        if self.algo != "PPO":
+            out.append(f"train.population.size={self.m}")
+        return out
+
+
+def _final(values: np.ndarray) -> float:
+    """Mean of the last three logged values (NaN when nothing was logged)."""
+    return float(values[-3:].mean()) if values.size else float("nan")
+
+
+def run_one(spec: Spec) -> dict[str, Any]:
+    """Worker (a fresh process per run): train ``spec``, write and return its small result dict."""
+    start = time.perf_counter()
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import run_training, series
+
+    run_dir = RUNS / spec.name
+    if run_dir.exists():  # left over by a killed run
+        shutil.rmtree(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Everything this process prints from now on (per-epoch lines, MuJoCo warnings, tensorboardX's writer thread
+    # complaining at exit) goes to <run>.log, not to the benchmark's console; the process serves this run only.
+    with open(run_dir.with_suffix(".log"), "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    cpu = time.process_time()
+    out = run_training(spec.overrides(), run_dir)
+    cpu = time.process_time() - cpu
+    sys.stdout.flush()
+    history = out["history"]
+    frames, values = series(history, "return" if spec.algo == "PPO" else "master/return")
+    result: dict[str, Any] = {
+        **asdict(spec), "name": spec.name, "env_steps": int(history[-1]["frames"]) if history else 0,
+        "curve_frames": frames.tolist(), "curve_values": values.tolist(), "final": _final(values),
+    }
+    if spec.algo == "EPO":
+        first = history[0].get("population/latent_diversity", float("nan")) if history else float("nan")
+        last = history[-1].get("population/latent_diversity", float("nan")) if history else float("nan")
+        div_frames, div_values = series(history, "population/latent_diversity")
+        gen_frames, gen_values = series(history, "ga/generation")
+        result.update(
+            generations=int(history[-1].get("ga/generation", 0)) if history else 0,
+            diversity_first=float(first), diversity_last=float(last),
+            diversity_ratio=float(last / first) if first > 0 else float("nan"),
+            diversity_frames=div_frames.tolist(), diversity_values=div_values.tolist(),
+            generation_frames=gen_frames.tolist(), generation_values=gen_values.tolist(),
+        )
+    result["seconds"] = time.perf_counter() - start  # includes the imports and the task's creation
+    result["train_seconds"] = out["seconds"]  # the training alone
+    result["cpu_seconds"] = cpu  # CPU time of compose + training; well under train_seconds means a busy machine
+    path = RUNS / f"{spec.name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, path)  # atomic: a killed run leaves no half-written result
+    return result
+
+
+def build_specs(args: argparse.Namespace) -> list[Spec]:
+    """Main runs (seed-major, so a partial benchmark covers every algorithm) then the ablation's extra runs."""
+    def frames(task: str) -> int:
+        return max(1, round(TASK_FRAMES[task] * args.frames_scale))
+
+    specs = [Spec(task, algo, 1 if algo == "PPO" else POPULATION, seed, frames(task))
+             for seed in args.seeds for task in args.tasks for algo in args.algos]
+    specs += [Spec(args.ablation_task, "EPO", m, seed, frames(args.ablation_task))
+              for seed in args.seeds for m in args.ablation_sizes]
+    return list(dict.fromkeys(specs))  # the ablation's M = 8 runs are the main EPO runs
+
+
+def _mmss(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
+    """Run ``specs`` in ``jobs`` spawned worker processes (one fresh process per run), skipping cached ones."""
+    results: list[dict[str, Any]] = []
+    todo: list[Spec] = []
+    for spec in specs:
+        path = RUNS / f"{spec.name}.json"
+        cached = json.loads(path.read_text()) if resume and path.is_file() else None
+        if cached is not None and cached.get("frames") == spec.frames:  # not a result of another --frames-scale
+            results.append(cached)
+        else:
+            todo.append(spec)
+    total = len(specs)
+    if results:
+        print(f"resume: {len(results)} of {total} runs cached in {RUNS}", flush=True)
+    if not todo:
+        return results
+    start = time.perf_counter()
+    run_seconds: list[float] = []
+    failed: list[str] = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        futures: dict[Future, Spec] = {pool.submit(run_one, spec): spec for spec in todo}
+        for done, future in enumerate(as_completed(futures), start=1):
+            spec = futures[future]
+            try:
+                result = future.result()
+            except (Exception, SystemExit) as exc:  # report it and keep the other runs going
+                failed.append(spec.name)
+                print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed "
+                      f"{spec.seed}: FAILED ({type(exc).__name__}: {exc}); log in "
+                      f"{(RUNS / spec.name).with_suffix('.log')}", flush=True)
+                continue
+            results.append(result)
+            run_seconds.append(result["seconds"])
+            remaining = len(todo) - done
+            eta = float(np.mean(run_seconds)) * remaining / jobs
+            print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed {spec.seed}: "
+                  f"final {result['final']:.1f} | elapsed {_mmss(time.perf_counter() - start)} | ETA {_mmss(eta)}",
+                  flush=True)
+            if spec.algo == "EPO":
+                print(f"    generations={result['generations']} diversity_ratio={result['diversity_ratio']:.3f}",
+                      flush=True)
+    if failed:
+        print(f"WARNING: {len(failed)} run(s) failed: {', '.join(failed)}", flush=True)
+    return results
+
+
+def mean_se(values: list[float]) -> tuple[float, float, int]:
+    """Mean, standard error (std / sqrt(n)) and n of the finite ``values``."""
+    finite = np.asarray([v for v in values if math.isfinite(v)], float)
+    if not finite.size:
+        return float("nan"), float("nan"), 0
+    return float(finite.mean()), float(finite.std() / math.sqrt(finite.size)), int(finite.size)
+
+
+def band(runs: list[dict[str, Any]], grid: np.ndarray, fkey: str, vkey: str,
+         normalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and s.e. over ``runs`` of a logged series interpolated on ``grid`` (NaN before its first point)."""
+    rows = []
+    for r in runs:
+        frames, values = np.asarray(r[fkey], float), np.asarray(r[vkey], float)
+        if normalise and values.size:
+            values = values / values[0] if values[0] > 0 else np.full_like(values, np.nan)
+        rows.append(np.interp(grid, frames, values, left=np.nan) if values.size else np.full_like(grid, np.nan))
+    stack = np.vstack(rows)
+    count = np.maximum(np.sum(np.isfinite(stack), 0), 1)
+    with warnings.catch_warnings():  # 'mean of empty slice' at grid points that no run reached yet
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stack, 0), np.nanstd(stack, 0) / np.sqrt(count)
+
+
+def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: Path) -> None:
+    """The three kinds of PNG described in the module docstring."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    seeds = f"{len(args.seeds)} seed{'s' if len(args.seeds) != 1 else ''}"
+    steps = FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3
+                          else f"{x:.0f}")
+
+    def grid_of(task: str) -> np.ndarray:
+        return np.linspace(0, max((r["env_steps"] for r in results if r["task"] == task), default=0), 60)
+
+    def select(task: str, algo: str, m: int | None = None) -> list[dict[str, Any]]:
+        return [r for r in results if r["task"] == task and r["algo"] == algo and (m is None or r["m"] == m)
+                and r["seed"] in args.seeds]
+
+    def draw(ax: Any, runs: list[dict[str, Any]], grid: np.ndarray, label: str, fkey: str = "curve_frames",
+             vkey: str = "curve_values", normalise: bool = False) -> None:
+        mean, se = band(runs, grid, fkey, vkey, normalise)
+        line, = ax.plot(grid, mean, label=label)
+        ax.fill_between(grid, mean - se, mean + se, alpha=0.25, color=line.get_color())
+
+    for task in args.tasks:
+        grid = grid_of(task)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for algo in args.algos:
+            m = 1 if algo == "PPO" else POPULATION
+            if runs := select(task, algo, m):
+                draw(ax, runs, grid, f"{algo}" + ("" if algo == "PPO" else f" (M={m})"))
+        ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(steps)
+        ax.set_ylabel("episodic return (master for EPO/SAPG)")
+        ax.set_title(f"{task}, {NUM_ENVS} envs, {seeds} (mean ± s.e.)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(results_dir / f"evolution_{task}.png", dpi=120)
+        plt.close(fig)
+
+    task = args.ablation_task
+    grid = grid_of(task)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in args.ablation_sizes:
+        if runs := select(task, "EPO", m):
+            draw(ax, runs, grid, f"EPO M={m} ({NUM_ENVS // m} envs per agent)")
+    ax.set_xlabel("env steps")
+    ax.xaxis.set_major_formatter(steps)
+    ax.set_ylabel("master episodic return")
+    ax.set_title(f"{task}: EPO population size M\n{NUM_ENVS} envs, {seeds} (mean ± s.e.)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(results_dir / "evolution_population_size.png", dpi=120)
+    plt.close(fig)
+
+    tasks = [t for t in args.tasks if select(t, "EPO", POPULATION)] or [args.ablation_task]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        grid = grid_of(task)
+        sizes = args.ablation_sizes if task == args.ablation_task else [POPULATION]
+        for m in sizes:
+            runs = select(task, "EPO", m)
+            if not runs:
+                continue
+            gens = [r["generations"] for r in runs]
+            draw(ax, runs, grid, f"M={m}: {min(gens)}–{max(gens)} generations", "diversity_frames",
+                 "diversity_values", normalise=True)
+        ax.axhline(DIVERSITY_BOUND, color="k", ls="--", lw=1, label=f"bound {DIVERSITY_BOUND}")
+        ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(steps)
+        ax.set_ylabel("latent diversity / first epoch's")
+        ax.set_title(task)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"EPO latent diversity relative to the first epoch, {seeds} (mean ± s.e.)")
+    fig.tight_layout()
+    fig.savefig(results_dir / "evolution_diversity.png", dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASK_FRAMES), choices=list(TASK_FRAMES))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--frames-scale", type=float, default=1.0, help="multiplies every task's budget")
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one core each)")
+    parser.add_argument("--no-resume", dest="resume", action="store_false", help="rerun cached runs too")
+    parser.add_argument("--ablation-task", default="LunarLanderContinuous", choices=list(TASK_FRAMES))
+    parser.add_argument("--ablation-sizes", type=int, nargs="*", default=[4, 8, 16])
+    args = parser.parse_args()
+    for m in args.ablation_sizes:
+        if NUM_ENVS % m:
+            parser.error(f"--ablation-sizes: {m} does not divide {NUM_ENVS} envs")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per run
+        os.environ.setdefault(var, "1")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import RESULTS
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    specs = build_specs(args)
+    print(f"{len(specs)} runs, {args.jobs} at a time; budgets (env steps): "
+          + ", ".join(f"{t} {max(1, round(TASK_FRAMES[t] * args.frames_scale)):,}"
+                      for t in dict.fromkeys([*args.tasks, args.ablation_task])), flush=True)
+    wanted = {spec.name for spec in specs}
+    results = [r for r in execute(specs, args.jobs, args.resume) if r["name"] in wanted]
+
+    table: dict[str, dict[str, Any]] = {}
+    print("\nfinal return (mean of the last 3 epochs; master for EPO/SAPG), mean ± s.e. over seeds:")
+    for task in args.tasks:
+        for algo in args.algos:
+            m = 1 if algo == "PPO" else POPULATION
+            runs = [r for r in results if r["task"] == task and r["algo"] == algo and r["m"] == m]
+            mean, se, n = mean_se([r["final"] for r in runs])
+            table[f"{task}/{algo}"] = {"mean": mean, "se": se, "n": n, "finals": [r["final"] for r in runs],
+                                      "seconds": float(np.mean([r["seconds"] for r in runs])) if runs else 0.0}
+            print(f"  {task:<22} {algo:<5} {mean:9.1f} ± {se:6.1f}  (n={n}, "
+                  f"{table[f'{task}/{algo}']['seconds']:.0f} s per run)")
+    print(f"population size (EPO on {args.ablation_task}):")
+    for m in args.ablation_sizes:
+        runs = [r for r in results if r["task"] == args.ablation_task and r["algo"] == "EPO" and r["m"] == m]
+        mean, se, n = mean_se([r["final"] for r in runs])
+        gens = [r["generations"] for r in runs]
+        table[f"{args.ablation_task}/EPO/M{m}"] = {"mean": mean, "se": se, "n": n, "finals": [r["final"] for r in runs],
+                                                   "generations": gens}
+        print(f"  M={m:<3} {mean:9.1f} ± {se:6.1f}  (n={n}, generations {min(gens, default=0)}–{max(gens, default=0)})")
+
+    epo = [r for r in results if r["algo"] == "EPO"]
+    gen_min = min((r["generations"] for r in epo), default=-1)
+    div_min = min((r["diversity_ratio"] for r in epo if math.isfinite(r["diversity_ratio"])), default=float("nan"))
+    beats = {}
+    for other in ("SAPG", "PPO"):
+        wins = 0
+        for task in args.tasks:
+            a, b = table.get(f"{task}/EPO", {}).get("mean", math.nan), table.get(f"{task}/{other}", {}).get("mean")
+            wins += int(b is not None and math.isfinite(a) and math.isfinite(b) and a > b)
+        beats[other] = wins
+
+    plot(results, args, RESULTS)
+    summary = {"budgets": {t: max(1, round(TASK_FRAMES[t] * args.frames_scale)) for t in TASK_FRAMES},
+               "num_envs": NUM_ENVS, "population": POPULATION, "seeds": args.seeds, "table": table,
+               "ga_generations_min": gen_min, "diversity_ratio_min": div_min,
+               "epo_beats_sapg": beats["SAPG"], "epo_beats_ppo": beats["PPO"], "tasks": args.tasks,
+               "runs": sorted(results, key=lambda r: r["name"])}
+    (RESULTS / "evolution.json").write_text(json.dumps(summary, indent=1))
+    print(f"plots: {RESULTS}/evolution_<task>.png, evolution_population_size.png, evolution_diversity.png; "
+          f"numbers: {RESULTS / 'evolution.json'}")
+    print(f"ga_generations_min={gen_min}")
+    print(f"diversity_ratio_min={div_min:.4f}")
+    print(f"epo_beats_sapg={beats['SAPG']}/{len(args.tasks)}")
+    print(f"epo_beats_ppo={beats['PPO']}/{len(args.tasks)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
