@@ -411,7 +411,10 @@ class EPOAgent(A2CAgent):
         epo = weights["epo"]
         self.fitness.load_state_dict(epo["fitness"])
         self.generation = int(epo["generation"])
-        self.next_check_frame = int(epo["next_check_frame"])
+        if "next_check_frame" in epo:
+            self.next_check_frame = int(epo["next_check_frame"])
+        else:  # checkpoints written before the schedule was derived from the budget
+            self.next_check_frame = max(self.ga_warmup, int(epo["last_generation_frame"]) + self.ga_interval)
         self.ga_generator.set_state(epo["ga_generator"])
         self.sample_generator.set_state(epo["sample_generator"])
         torch.set_rng_state(epo["torch_rng"])

@@ -139,6 +139,8 @@ class FitnessTracker:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict`.
 
+        A state without per-episode values (written before they were kept) opens an empty window.
+
         Raises:
             ValueError: if the checkpoint was made with a different num_envs / num_agents.
         """
@@ -148,6 +150,9 @@ class FitnessTracker:
                 f"this run has num_envs={self.num_envs}, num_agents={self.num_agents}"
             )
         device = self._ids.device
+        if "ids" not in state:  # a checkpoint from before episodes were kept: start a fresh window
+            self.reset()
+            return
         self._chunks = [(state["ids"].to(device), state["values"].to(device=device, dtype=torch.float64),
                          state["periods"].to(device))]
         self._period = int(state["period"])

@@ -92,3 +92,22 @@ def test_apply_generation_noop_when_skipped_and_without_optimizer_state() -> Non
     bad = Generation("ran", "bad", torch.tensor([2]), torch.tensor([[1, 0]]), torch.ones(1, 5), 1.0)
     with pytest.raises(ValueError, match="does not fit"):
         apply_generation(latents, log_std, optimizer, bad)
+
+
+def test_episodes_and_period_alignment_by_hand() -> None:
+    tracker = FitnessTracker(6, 3)  # blocks of 2 envs: agent 0 = envs 0-1 (master), 1 = 2-3, 2 = 4-5
+    tracker.update(torch.tensor([1, 0, 1, 1, 1, 0]), torch.tensor([9.0, 0, 1.0, 3.0, 5.0, 0]))
+    tracker.next_period()
+    tracker.update(torch.tensor([0, 0, 1, 0, 0, 1]), torch.tensor([0, 0, 12.0, 0, 0, 14.0]))
+    episodes = tracker.episodes()
+    assert [e.tolist() for e in episodes] == [[9.0], [1.0, 3.0, 12.0], [5.0, 14.0]]
+    assert tracker.fitness().tolist() == [9.0, pytest.approx(16 / 3), 9.5]
+    # period 0 followers' mean (1 + 3 + 5) / 3 = 3; period 1: (12 + 14) / 2 = 13; the master is left out
+    aligned = tracker.aligned_episodes()
+    assert [a.tolist() for a in aligned] == [[], [-2.0, 0.0, -1.0], [2.0, 1.0]]
+    state = tracker.state_dict()
+    restored = FitnessTracker(6, 3)
+    restored.load_state_dict(state)
+    assert [a.tolist() for a in restored.aligned_episodes()] == [[], [-2.0, 0.0, -1.0], [2.0, 1.0]]
+    tracker.reset()
+    assert tracker.counts().tolist() == [0, 0, 0] and all(a.numel() == 0 for a in tracker.aligned_episodes())
