@@ -20,15 +20,15 @@ run also spends ~10 s importing, composing the config and building the envs):
 
     task                    env-steps/s per run (2 at a time)   budget      time per run
     HalfCheetah             ~3,600                            1,000,000     ~4.9 min
-    Hopper                  ~2,100                              360,000     ~3.0 min
-    LunarLanderContinuous   ~3,900                              500,000     ~2.4 min
+    Hopper                  ~2,100                              300,000     ~2.6 min
+    LunarLanderContinuous   ~3,900                              350,000     ~1.8 min
 
 HalfCheetah gets the largest budget because its episodes all last 1000 steps and end together: a fitness
 window only gains episodes once per 48,000 env steps, so 1M steps allow about 20 such waves (>= 10
 generations need >= 10 of them after the warm-up).
 
-55 runs (3 tasks x 3 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~180 min of run time in all:
-about 90 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
+55 runs (3 tasks x 3 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~150 min of run time in all:
+about 75 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
 cores slows it down in proportion). ``--frames-scale`` multiplies every budget (``--frames-scale 0.02 --seeds 1``
 is a smoke run of about three minutes).
 
@@ -67,7 +67,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
-TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 360_000, "LunarLanderContinuous": 500_000}
+TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
 ALGOS = ("EPO", "SAPG", "PPO")
 POPULATION = 8  # EPO's default M; SAPG is run with the same M
 NUM_ENVS = 48

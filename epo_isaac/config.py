@@ -67,7 +67,7 @@ class GeneticConfig:
     warmup_frames: int = -1
     """No GA check before this many env steps; -1: two intervals. The fitness window of the first check opens
     one interval before it."""
-    num_checks: int = 20
+    num_checks: int = 30
     """Target number of GA checks in the budget when interval_frames = 0 (a closed gate skips a check)."""
     gate: str = "kruskal"
     """``kruskal``: Kruskal-Wallis test across follower blocks on per-episode fitness values, open when

@@ -134,7 +134,7 @@ def test_paper_preset_keeps_the_official_schedule() -> None:
 def test_schedule_follows_a_frame_budget() -> None:
     cfg = compose_cfg(["task=HalfCheetah", "train.ppo.max_epochs=-1", "train.ppo.max_frames=600000"])
     warmup, interval, checks = ga_schedule(48, parse_train_config(cfg.train))
-    assert (warmup, interval, checks) == (54544, 27272, 21)
+    assert (warmup, interval, checks) == (37500, 18750, 31)
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
