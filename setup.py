@@ -25,6 +25,7 @@ setup(
         "imageio[ffmpeg]>=2.31",
         "matplotlib>=3.7",
         "roma>=1.5",
+        "scipy>=1.10",
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.5"],
