@@ -86,12 +86,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     threads = int(cfg.torch_threads) or (os.cpu_count() or 1)
     torch.set_num_threads(threads)
     run_dir = run_dir_of(cfg).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
     name = cfg.experiment or f"{cfg.task.name}_{tc.algo}"
-    params = rl_games_params(
+    params = rl_games_params(  # checks the layout and the GA schedule before anything is written
         tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
     )
+    run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
