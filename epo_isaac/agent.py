@@ -319,8 +319,7 @@ class EPOAgent(A2CAgent):
         gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
                               self.fitness.aligned_episodes())
         event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
-                 "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu(),
-                 "episodes": self.fitness.counts().tolist()}
+                 "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
         if gen.ran:
             apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
             self.generation += 1
@@ -352,10 +351,11 @@ class EPOAgent(A2CAgent):
         """Scalars of this epoch for TensorBoard/wandb and the console line."""
         fitness = self.fitness.fitness()
         summary = self.stats.summary()
+        log_std = self.net.agent_log_std().detach()
         summary.update({
             "population/latent_diversity": latent_diversity(self.net.latents.detach()),
-            "population/log_std_mean": self.net.agent_log_std().detach().mean().item(),
-            "master/log_std_mean": self.net.agent_log_std()[0].detach().mean().item(),
+            "population/log_std_mean": log_std.mean().item(),
+            "master/log_std_mean": log_std[0].mean().item(),
             "ga/generation": self.generation,
             "off_policy/rows": num_off,
         })
