@@ -1,6 +1,6 @@
 """EPO vs SAPG vs PPO at equal env-step budgets on three Gymnasium tasks, plus a population-size ablation.
 
-    python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous] [--algos EPO SAPG PPO]
+    python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous] [--algos EPO EPO-gated SAPG PPO]
                               [--seeds 1 2 3 4 5] [--frames-scale 1.0] [--jobs 2] [--no-resume]
                               [--ablation-task LunarLanderContinuous] [--ablation-sizes 4 8 16]
 
@@ -8,7 +8,8 @@ What it measures:
 
 * the master's episodic return (EPO/SAPG: ``master/return``; PPO: its only policy) against env steps, every
   task x algorithm x seed at 48 envs and the task's env-step budget below; EPO and SAPG both with M = 8 agents
-  (SAPG's own default is 6), PPO without a population;
+  (SAPG's own default is 6), PPO without a population; ``EPO-gated`` is EPO with ``train.ga.gate_latch=false``
+  (the gate decides at every check instead of only until it first opens);
 * EPO with M = 4, 8, 16 agents on ``--ablation-task`` at the same 48 envs and seeds (the M = 8 runs are the
   main EPO runs, not run twice);
 * for every EPO run, the number of GA generations and the latent-diversity ratio (last / first epoch's
@@ -27,8 +28,8 @@ HalfCheetah gets the largest budget because its episodes all last 1000 steps and
 window only gains episodes once per 48,000 env steps, so 1M steps allow about 20 such waves (>= 10
 generations need >= 10 of them after the warm-up).
 
-55 runs (3 tasks x 3 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~150 min of run time in all:
-about 75 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
+70 runs (3 tasks x 4 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~190 min of run time in all:
+about 95 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
 cores slows it down in proportion). ``--frames-scale`` multiplies every budget (``--frames-scale 0.02 --seeds 1``
 is a smoke run of about three minutes).
 
@@ -68,7 +69,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
-ALGOS = ("EPO", "SAPG", "PPO")
+ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")
+VARIANTS: dict[str, list[str]] = {"EPO-gated": ["train=EPO", "train.ga.gate_latch=false"]}  # algo -> overrides
 POPULATION = 8  # EPO's default M; SAPG is run with the same M
 NUM_ENVS = 48
 DIVERSITY_BOUND = 0.5
@@ -89,7 +91,8 @@ class Spec:
         return f"{self.task}_{self.algo}_M{self.m}_seed{self.seed}"
 
     def overrides(self) -> list[str]:
-        out = [f"task={self.task}", f"train={self.algo}", f"seed={self.seed}", f"task.num_envs={NUM_ENVS}",
+        algo = VARIANTS.get(self.algo, [f"train={self.algo}"])
+        out = [f"task={self.task}", *algo, f"seed={self.seed}", f"task.num_envs={NUM_ENVS}",
                "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}", "train.ppo.save_frequency=0",
                "torch_threads=1"]
         if self.algo != "PPO":
@@ -127,7 +130,7 @@ def run_one(spec: Spec) -> dict[str, Any]:
         **asdict(spec), "name": spec.name, "env_steps": int(history[-1]["frames"]) if history else 0,
         "curve_frames": frames.tolist(), "curve_values": values.tolist(), "final": _final(values),
     }
-    if spec.algo == "EPO":
+    if spec.algo.startswith("EPO"):
         first = history[0].get("population/latent_diversity", float("nan")) if history else float("nan")
         last = history[-1].get("population/latent_diversity", float("nan")) if history else float("nan")
         div_frames, div_values = series(history, "population/latent_diversity")
@@ -205,7 +208,7 @@ def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
             print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed {spec.seed}: "
                   f"final {result['final']:.1f} | elapsed {_mmss(time.perf_counter() - start)} | ETA {_mmss(eta)}",
                   flush=True)
-            if spec.algo == "EPO":
+            if spec.algo.startswith("EPO"):
                 print(f"    generations={result['generations']} diversity_ratio={result['diversity_ratio']:.3f}",
                       flush=True)
     if failed:
@@ -353,7 +356,7 @@ def main() -> None:
             mean, se, n = mean_se([r["final"] for r in runs])
             table[f"{task}/{algo}"] = {"mean": mean, "se": se, "n": n, "finals": [r["final"] for r in runs],
                                       "seconds": float(np.mean([r["seconds"] for r in runs])) if runs else 0.0}
-            print(f"  {task:<22} {algo:<5} {mean:9.1f} ± {se:6.1f}  (n={n}, "
+            print(f"  {task:<22} {algo:<9} {mean:9.1f} ± {se:6.1f}  (n={n}, "
                   f"{table[f'{task}/{algo}']['seconds']:.0f} s per run)")
     print(f"population size (EPO on {args.ablation_task}):")
     for m in args.ablation_sizes:

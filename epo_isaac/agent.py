@@ -55,6 +55,7 @@ class EPOAgent(A2CAgent):
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
         self.fitness = FitnessTracker(self.num_actors, self.num_population, self.ppo_device)
         self.generation = 0
+        self.gate_latched = False  # the gate has opened once in this run (ga.gate_latch)
         self.next_check_frame = self.ga_warmup
         self.stats = EpochStats(self.num_actors, self.num_population, self.ppo_device)
         self.epoch_summary: dict[str, Any] = {}
@@ -305,7 +306,8 @@ class EPOAgent(A2CAgent):
 
         The fitness window of a check opens one interval before it: episodes that finish earlier are dropped.
         A generation closes the window (the next one opens); a closed gate or a follower without a finished
-        episode keeps it open, so evidence accumulates until the blocks' differences are significant.
+        episode keeps it open, so evidence accumulates until the blocks' differences are significant. With
+        ``ga.gate_latch`` the gate is asked until it first opens; from then on every check with fitness runs.
         """
         if not self.ga_enabled:
             return {}
@@ -317,13 +319,13 @@ class EPOAgent(A2CAgent):
             self.next_check_frame += max(self.ga_interval, 1)
         fitness = self.fitness.fitness()
         gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
-                              self.fitness.aligned_episodes())
+                              self.fitness.aligned_episodes(), gate_latched=self.gate_latched)
+        self.gate_latched = self.gate_latched or bool(gen.gate_open)
         event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
                  "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
         if gen.ran:
             apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
             self.generation += 1
-        if gen.ran:
             self.fitness.reset()
         return event
 
@@ -357,6 +359,7 @@ class EPOAgent(A2CAgent):
             "population/log_std_mean": log_std.mean().item(),
             "master/log_std_mean": log_std[0].mean().item(),
             "ga/generation": self.generation,
+            "ga/gate_latched": float(self.gate_latched),
             "off_policy/rows": num_off,
         })
         for b in range(self.num_population):
@@ -393,6 +396,7 @@ class EPOAgent(A2CAgent):
             "meta": self.checkpoint_meta(),
             "fitness": self.fitness.state_dict(),
             "generation": self.generation,
+            "gate_latched": self.gate_latched,
             "next_check_frame": self.next_check_frame,
             "ga_generator": self.ga_generator.get_state(),
             "sample_generator": self.sample_generator.get_state(),
@@ -411,6 +415,7 @@ class EPOAgent(A2CAgent):
         epo = weights["epo"]
         self.fitness.load_state_dict(epo["fitness"])
         self.generation = int(epo["generation"])
+        self.gate_latched = bool(epo.get("gate_latched", self.generation > 0))  # older checkpoints: opened once
         if "next_check_frame" in epo:
             self.next_check_frame = int(epo["next_check_frame"])
         else:  # checkpoints written before the schedule was derived from the budget

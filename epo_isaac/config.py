@@ -77,6 +77,9 @@ class GeneticConfig:
     """Significance level of the ``kruskal`` gate, in (0, 1)."""
     gate_ratio: float = 1.5
     """Threshold of the ``ratio`` gate, >= 0."""
+    gate_latch: bool = True
+    """true: once the gate has opened in a run, every later check with fitness runs a generation (the paper:
+    evolve once meaningful differences exist; the test is still logged); false: the gate decides every check."""
     elite_frac: float = 0.25
     """Fraction of followers kept unchanged and used as parent a (at least one)."""
     frac_replaced: float = 0.25
@@ -211,7 +214,8 @@ def genetic_config(tc: TrainConfig) -> GeneticSettings:
     """
     ga = tc.ga
     return GeneticSettings(mode=ga.mode, gate=ga.gate, gate_pvalue=ga.gate_pvalue, gate_ratio=ga.gate_ratio,
-                           elite_frac=ga.elite_frac, frac_replaced=ga.frac_replaced, mutation_std=ga.mutation_std)
+                           gate_latch=ga.gate_latch, elite_frac=ga.elite_frac, frac_replaced=ga.frac_replaced,
+                           mutation_std=ga.mutation_std)
 
 
 def budget_frames(num_envs: int, tc: TrainConfig) -> int | None:

@@ -35,6 +35,9 @@ class GeneticConfig:
         gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.gate`; paper mode only).
         gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
         gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
+        gate_latch: the gate answers "are the differences meaningful *yet*?" once: after it has opened in a
+            run, every later check with fitness runs a generation (the test is still computed and logged). False
+            asks the gate afresh at every check.
         elite_frac: fraction of the M − 1 followers kept unchanged and used as parent a (at least one).
         frac_replaced: fraction of the followers replaced per generation, in (0, 1] (at least one row).
         mutation_std: standard deviation of the Gaussian added to each child, in latent units (the latents are
@@ -48,6 +51,7 @@ class GeneticConfig:
     gate: str = "kruskal"
     gate_pvalue: float = 0.2
     gate_ratio: float = 1.5
+    gate_latch: bool = True
     elite_frac: float = 0.25
     frac_replaced: float = 0.25
     mutation_std: float = 0.7
@@ -137,13 +141,15 @@ def plan_generation(
     cfg: GeneticConfig,
     generator: torch.Generator,
     episodes: list[Tensor] | None = None,
+    gate_latched: bool = False,
 ) -> Generation:
     """Plan one generation of the latent GA without modifying any input (spec §4, or §6 in official mode).
 
     Paper mode (``cfg.mode == "paper"``), followers = agents 1..M−1, the master (0) never takes part:
 
     1. skip unless every follower has a finite fitness (NaN = no finished episode yet);
-    2. gate on the followers (:func:`epo_isaac.gate.check_gate`, ``cfg.gate``); skip if closed;
+    2. gate on the followers (:func:`epo_isaac.gate.check_gate`, ``cfg.gate``); skip if closed, unless
+       ``cfg.gate_latch`` and the gate has opened before (``gate_latched``);
     3. rank followers by fitness (ties: lower index ranks higher); the top ``cfg.num_elites(M−1)`` are elites;
     4. replace the worst R = ``cfg.num_replaced(M−1)`` followers (never an elite);
     5. for each child: parent a uniform over the elites; parent b from the survivors (followers not replaced,
@@ -162,6 +168,8 @@ def plan_generation(
         generator: source of all randomness; draws happen on ``generator.device``.
         episodes: M tensors of the values the ``kruskal`` gate tests per agent (needed by it; the agent passes
             each finished episode's value aligned by epoch, :meth:`FitnessTracker.aligned_episodes`).
+        gate_latched: whether the gate has opened at an earlier check of this run (the caller keeps that
+            state); only used when ``cfg.gate_latch``.
 
     Returns:
         A :class:`Generation`; tensors are on ``latents.device``.
@@ -188,7 +196,7 @@ def plan_generation(
         raise ValueError(f"gate 'kruskal' needs the [M] = {num_agents} per-agent episode values")
     follower_episodes = list(episodes[1:]) if episodes is not None else []
     gate = check_gate(cfg.gate, fit, follower_episodes, cfg.gate_ratio, cfg.gate_pvalue)
-    if not gate.open:
+    if not gate.open and not (cfg.gate_latch and gate_latched):
         what = "p" if cfg.gate == "kruskal" else "spread/|median|"
         limit = f"< {cfg.gate_pvalue:g}" if cfg.gate == "kruskal" else f"> {cfg.gate_ratio:g}"
         return _skip(GATE_CLOSED, f"gate closed: {what} = {gate.statistic:.3g}, needs {limit}", latents, gate)
@@ -213,12 +221,12 @@ def plan_generation(
         children = children + cfg.mutation_std * noise.to(latents.device)
     return Generation(
         status=RAN,
-        reason=f"replaced {replaced.tolist()} (elites {elites.tolist()})",
+        reason=f"replaced {replaced.tolist()} (elites {elites.tolist()})" + ("" if gate.open else ", gate latched"),
         replaced=replaced.to(latents.device),
         parents=parents_dev,
         children=children,
         gate_statistic=gate.statistic,
-        gate_open=True,
+        gate_open=gate.open,
     )
 
 

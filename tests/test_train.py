@@ -221,5 +221,9 @@ def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path) -> None:
     checks = [h for h in history if "ga/ran" in h]
     assert len(checks) >= 10  # a check every epoch after the warm-up (31 in the budget)
     assert history[-1]["ga/generation"] >= 2, [(h["epoch"], h.get("ga/gate_statistic")) for h in checks]
-    assert all(0.0 <= h["ga/gate_statistic"] <= 1.0 for h in checks if h.get("ga/gate_open") is not None)
+    tested = [h for h in checks if h.get("ga/gate_open") is not None]  # every follower had fitness
+    assert all(0.0 <= h["ga/gate_statistic"] <= 1.0 for h in tested)
+    first_open = next(i for i, h in enumerate(tested) if h["ga/gate_open"] == 1.0)
+    assert all(h["ga/ran"] == 1.0 for h in tested[first_open:]), "ga.gate_latch: every later check must run"
+    assert [h["ga/gate_latched"] for h in tested] == [float(i >= first_open) for i in range(len(tested))]
     assert history[-1]["population/latent_diversity"] > 0.5 * history[0]["population/latent_diversity"]
