@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from epo_isaac.errors import UserError
 from epo_isaac.gate import GATES
 from epo_isaac.genetic import FITNESS, GA_MODES
 from epo_isaac.genetic import GeneticConfig as GeneticSettings
@@ -22,7 +23,7 @@ from epo_isaac.networks import LOG_STD_MODES
 ALGOS = ("epo", "sapg", "ppo")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration a user wrote that cannot run; the message says what to change."""
 
 
