@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,17 +24,28 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from epo_isaac.config import register_schema
+from epo_isaac.errors import UserError
+from epo_isaac.run_config import check_device, check_run_config
 
 ENV_NAME = "epo_task"
 register_schema()
+# hydra.run.dir is runs/<experiment, or task_algo>/<date>; resolved by Hydra before main() runs.
+OmegaConf.register_new_resolver("run_name", lambda experiment, task, algo: experiment or f"{task}_{algo}",
+                                replace=True)
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``."""
+    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``.
+
+    Raises:
+        UserError: an unknown device, or a CUDA device on a machine without one.
+    """
+    check_device(device)
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto)")
+        raise UserError(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto), or drop "
+                        "+preset=paper (it is sized for one GPU)")
     return device
 
 
@@ -59,7 +73,10 @@ def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
     mode = cfg.wandb_mode
     if mode == "auto":
         mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    os.environ.setdefault("WANDB_DIR", str(run_dir))
+    # Everything wandb writes stays in the run folder (its defaults are under ~/.cache and ~/.config).
+    for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "wandb/cache"), ("WANDB_CONFIG_DIR", "wandb/config"),
+                     ("WANDB_DATA_DIR", "wandb/data"), ("WANDB_ARTIFACT_DIR", "wandb/artifacts")):
+        os.environ[var] = str(run_dir / sub)
     return wandb.init(
         project=cfg.wandb_project, entity=cfg.wandb_entity, group=cfg.wandb_group, name=name,
         mode=mode, dir=str(run_dir), sync_tensorboard=True,
@@ -68,17 +85,26 @@ def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Build the task, register it and our agent with rl_games, train or play. Returns a summary."""
+    """Check the whole config, build the task, register it and our agent with rl_games, train or play.
+
+    Nothing is written before every check has passed. rl_games' own console output goes to
+    ``<run_dir>/train.log``; our lines go to the console and the log. Returns a summary.
+
+    Raises:
+        UserError (and ``tasks.TaskConfigError``): bad input; ``main`` prints it as one line.
+    """
     from rl_games.torch_runner import Runner
 
     import epo_isaac
     import tasks
+    from epo_isaac.checkpoint import remove_stale_temp_files
     from epo_isaac.config import parse_train_config, rl_games_params
     from epo_isaac.envs import register_task
     from epo_isaac.observer import ObserverGroup, ProgressObserver
     from epo_isaac.video import VideoObserver
     from tasks.render import record_video
 
+    check_run_config(cfg)
     if cfg.max_epochs is not None:
         cfg.train.ppo.max_epochs = int(cfg.max_epochs)
     tc = parse_train_config(cfg.train)
@@ -91,44 +117,82 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
+    tasks.check_settings(cfg.task.name, sim=sim, **settings)
+    checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
+    if checkpoint:
+        if not Path(checkpoint).is_file():
+            raise UserError(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
+        remove_stale_temp_files(Path(checkpoint).parent)
+    if cfg.test and not checkpoint:
+        raise UserError("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
 
     def make_viewer() -> Any:
         return tasks.make_viewer(cfg.task.name, seed=int(cfg.seed), **settings)
 
-    checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
-    if checkpoint and not Path(checkpoint).is_file():
-        raise SystemExit(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
-    if cfg.test:
-        return play(cfg, params, checkpoint, make_viewer, run_dir)
-    close_task = register_task(ENV_NAME, lambda: tasks.make(
-        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim, **settings))
-
-    wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
-    observer = ProgressObserver()
-    videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps), run_dir / "videos",
-                           wandb_run)
-    runner = Runner(ObserverGroup(observer, videos))
-    epo_isaac.register(runner)
-    runner.load(params)
-    print(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
-          f"device={device} run_dir={run_dir}", flush=True)
-    start = time.perf_counter()
-    seed_everything(int(cfg.seed))
-    try:
-        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
-    finally:
-        close_task()
-        if wandb_run is not None:
-            wandb_run.finish()
-    summary = {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "history": observer.history}
-    if observer.history:
-        print(end_summary(observer.history, summary["seconds"], run_dir, videos.paths), flush=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
+    with console_and_log(run_dir / "train.log") as say:
+        if cfg.test:
+            return play(cfg, params, checkpoint, make_viewer, run_dir, say)
+        close_task = register_task(ENV_NAME, lambda: tasks.make(
+            cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim,
+            **settings))
+        wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
+        observer = ProgressObserver(say=say)
+        videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps),
+                               run_dir / "videos", wandb_run, say=say)
+        runner = Runner(ObserverGroup(observer, videos))
+        epo_isaac.register(runner)
+        say(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
+            f"device={device} run_dir={run_dir}")
+        start = time.perf_counter()
+        try:
+            runner.load(params)
+            seed_everything(int(cfg.seed))
+            runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+        finally:
+            close_task()
+            if wandb_run is not None:
+                wandb_run.finish()
+        summary = {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "history": observer.history}
+        if observer.history:
+            say(end_summary(observer.history, summary["seconds"], run_dir, videos.paths))
     return summary
+
+
+@contextlib.contextmanager
+def console_and_log(log_path: Path) -> Any:
+    """Route output during a run: ``say(line)`` prints to the console and appends to ``log_path``; anything
+    else printed to stdout (rl_games' chatter: seeds, shapes, 'saving next best rewards') goes to the log
+    only. Yields ``say``."""
+    console = sys.stdout
+    with open(log_path, "a", buffering=1) as log:
+        def say(line: str) -> None:
+            print(line, file=console, flush=True)
+            print(line, file=log)
+
+        with contextlib.redirect_stdout(log):
+            yield say
+
+
+def remove_unstarted_run_dir(run_dir: Path) -> bool:
+    """Delete ``run_dir`` (and its parents up to ``runs/``, when left empty) unless it holds a checkpoint.
+
+    Called when bad input stopped a run before it started, so the mistake leaves nothing behind.
+    Returns whether it was removed."""
+    if not run_dir.is_dir() or any(run_dir.glob("nn/*.pth")):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    for _ in range(3):  # runs/<name>/<date> or runs/multirun/<date>/<job>
+        if parent == Path.cwd() or not parent.is_dir() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+        parent = parent.parent
+    return True
 
 
 def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
@@ -149,8 +213,8 @@ def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, vi
     return "; ".join(parts)
 
 
-def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_viewer: Any,
-         run_dir: Path) -> dict[str, Any]:
+def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: Any, run_dir: Path,
+         say: Any = print) -> dict[str, Any]:
     """``test=true``: restore ``checkpoint`` in the rl_games player, film agent ``cfg.agent`` (0 = master)
     acting deterministically on one env for ``cfg.video_steps`` control steps into
     ``<run_dir>/videos/play_agent<k>.mp4``, print the episodes it finished. Returns a summary."""
@@ -161,35 +225,55 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str | None, make_v
     from epo_isaac.video import film
     from tasks.render import record_video
 
-    if not checkpoint:
-        raise SystemExit("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
     close_task = register_task(ENV_NAME, make_viewer)
     config = params["params"]["config"]
     config["num_actors"] = 1
     config["player"].update(agent=int(cfg.agent), use_vecenv=True)
     runner = Runner()
     epo_isaac.register(runner)
-    runner.load(params)
-    seed_everything(int(cfg.seed))
-    player = runner.create_player()
-    player.restore(checkpoint)
     path = run_dir / "videos" / f"play_agent{int(cfg.agent)}.mp4"
     start = time.perf_counter()
     try:
+        runner.load(params)
+        seed_everything(int(cfg.seed))
+        player = runner.create_player()
+        player.restore(checkpoint)
         result = film(player.env.task, record_video, player.model, int(cfg.video_steps), path)
     finally:
         close_task()
     episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"
-    print(f"[epo_isaac] played agent {int(cfg.agent)} of {checkpoint} for {cfg.video_steps} steps: "
-          f"video {path} ({result.frames} frames at {result.fps:.0f} fps); episode returns: {episodes}"
-          + (f"; successes: {result.successes}" if result.successes else ""), flush=True)
+    say(f"[epo_isaac] played agent {int(cfg.agent)} of {checkpoint} for {cfg.video_steps} steps: "
+        f"video {path} ({result.frames} frames at {result.fps:.0f} fps); episode returns: {episodes}"
+        + (f"; successes: {result.successes}" if result.successes else ""))
     return {"run_dir": str(run_dir), "seconds": time.perf_counter() - start, "video": str(path),
             "video_frames": result.frames, "returns": result.returns, "successes": result.successes}
 
 
+def user_errors() -> tuple[type[Exception], ...]:
+    """Exception types that mean bad input (printed as one line) rather than a bug."""
+    from tasks import TaskConfigError
+
+    return UserError, TaskConfigError
+
+
 @hydra.main(version_base="1.3", config_path="cfg", config_name="config")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind."""
+    run_dir = run_dir_of(cfg).resolve()
+    debug = bool(cfg.get("debug")) or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        run(cfg)
+    except user_errors() as err:
+        if debug:
+            raise
+        remove_unstarted_run_dir(run_dir)
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except BaseException:
+        if (run_dir / "train.log").is_file():
+            print(f"[epo_isaac] run failed; its folder {run_dir} is kept, log: {run_dir / 'train.log'}",
+                  file=sys.stderr, flush=True)
+        raise
 
 
 if __name__ == "__main__":

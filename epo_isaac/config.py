@@ -19,6 +19,7 @@ from epo_isaac.gate import GATES
 from epo_isaac.genetic import FITNESS, GA_MODES
 from epo_isaac.genetic import GeneticConfig as GeneticSettings
 from epo_isaac.networks import LOG_STD_MODES
+from epo_isaac.run_config import schema_error
 
 ALGOS = ("epo", "sapg", "ppo")
 
@@ -181,11 +182,7 @@ def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
     try:
         merged = OmegaConf.merge(schema, cfg)
     except (ConfigKeyError, ValidationError) as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(
-            f"bad training config at train.{getattr(err, 'full_key', '?')}: {first}. "
-            "Check the key and its type against cfg/train/*.yaml (README 'Config map')."
-        ) from None
+        raise ConfigError(str(schema_error(err, schema, prefix="train."))) from None
     tc: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
     _choice(tc.algo, ALGOS, "algo")
     _choice(tc.off_policy.sampling, ("union", "block"), "off_policy.sampling")

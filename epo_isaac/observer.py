@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,42 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
+def budget_done(epoch: int, frame: int, max_epochs: int, max_frames: int) -> float | None:
+    """Fraction of the run's budget done, in [0, 1]: the larger of epoch/max_epochs and frame/max_frames (a run
+    stops at whichever limit comes first); None when neither limit is set (values <= 0)."""
+    parts = [epoch / max_epochs if max_epochs > 0 else None, frame / max_frames if max_frames > 0 else None]
+    done = [p for p in parts if p is not None]
+    return min(1.0, max(done)) if done else None
+
+
+def eta_seconds(elapsed: float, done_at_start: float, done_now: float) -> float | None:
+    """Seconds left at the rate of this session: ``elapsed`` seconds took the budget fraction from
+    ``done_at_start`` (> 0 after a resume) to ``done_now``; None before any progress."""
+    progress = done_now - done_at_start
+    if elapsed <= 0 or progress <= 0:
+        return None
+    return max(0.0, (1.0 - done_now) * elapsed / progress)
+
+
+def clock(seconds: float | None) -> str:
+    """``h:mm:ss`` (or ``mm:ss`` under an hour); ``–`` for None."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 class ProgressObserver(AlgoObserver):
     """Prints one line per epoch (frames, fps, master return/successes, mean fitness, GA events)
     and, for agents without their own population stats (stock PPO), logs task extras to TensorBoard."""
 
-    def __init__(self, print_every: int = 1) -> None:
+    def __init__(self, print_every: int = 1, say: Callable[[str], None] = print,
+                 clock_fn: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
         self.print_every = print_every
+        self.say = say  # where the epoch line goes (train.py: the console and the run's log)
+        self.now = clock_fn
         self.algo: Any = None
         self.stats: EpochStats | None = None
         self.history: list[dict[str, float]] = []
@@ -34,8 +64,8 @@ class ProgressObserver(AlgoObserver):
         # exist: ask the class whether it keeps per-agent statistics (EPOAgent) or not (stock PPO).
         if not getattr(type(algo), "reports_population_stats", False):
             self.stats = EpochStats(algo.num_actors, 1, algo.ppo_device)
-        self._last_time = time.perf_counter()
-        self._last_frame = 0
+        self._last_time = self.now()
+        self._start: tuple[float, float | None] | None = None  # (time, budget done) when this session began
 
     def process_infos(self, infos: dict[str, Any], done_indices: torch.Tensor) -> None:
         if self.stats is None or not isinstance(infos, dict):
@@ -53,10 +83,17 @@ class ProgressObserver(AlgoObserver):
             self.stats.reset()
         else:
             summary = {k: v for k, v in algo.epoch_summary.items() if not k.startswith("_")}
-        now = time.perf_counter()
+        now = self.now()
         seconds = max(now - self._last_time, 1e-9)
-        fps = (algo.frame - self._last_frame) / seconds
-        self._last_time, self._last_frame = now, algo.frame
+        fps = algo.curr_frames / seconds  # this epoch's env steps (a resumed run starts at its saved frame)
+        max_epochs, max_frames = int(algo.max_epochs), int(algo.max_frames)
+        if self._start is None:
+            before = budget_done(epoch_num - 1, algo.frame - algo.curr_frames, max_epochs, max_frames)
+            self._start = (self._last_time, before)
+        self._last_time = now
+        done = budget_done(epoch_num, algo.frame, max_epochs, max_frames)
+        elapsed = now - self._start[0]
+        eta = eta_seconds(elapsed, self._start[1] or 0.0, done) if done is not None else None
         mean_return = None
         if algo.game_rewards.current_size > 0:
             mean_return = float(np.asarray(algo.game_rewards.get_mean()).reshape(-1)[0])
@@ -66,9 +103,9 @@ class ProgressObserver(AlgoObserver):
         algo.writer.add_scalar("performance/epoch_fps", fps, frame)
         if epoch_num % self.print_every:
             return
-        max_epochs = f"/{algo.max_epochs}" if algo.max_epochs > 0 else ""
-        parts = [f"epoch {epoch_num}{max_epochs}", f"frames {algo.frame:,}", f"fps {fps:,.0f}",
-                 f"return {_fmt(row['return'])}"]
+        parts = [f"epoch {epoch_num}" + (f"/{max_epochs}" if max_epochs > 0 else ""),
+                 f"frames {algo.frame:,}" + (f"/{max_frames:,}" if max_frames > 0 else ""), f"fps {fps:,.0f}",
+                 f"elapsed {clock(elapsed)}", f"ETA {clock(eta)}", f"return {_fmt(row['return'])}"]
         if "master/return" in summary:
             parts.append(f"master return {_fmt(summary['master/return'])}")
         if "master/successes" in summary:
@@ -83,7 +120,7 @@ class ProgressObserver(AlgoObserver):
                 parts.append(f"GA gen {algo.generation}: replaced {event['replaced']}")
             else:
                 parts.append(f"GA skipped ({event['reason']})")
-        print(" | ".join(parts), flush=True)
+        self.say(" | ".join(parts))
 
 
 class ObserverGroup(AlgoObserver):

@@ -95,8 +95,9 @@ class VideoObserver(AlgoObserver):
     """
 
     def __init__(self, make_viewer: Callable[[], Any], record_video: Recorder, interval: int, num_steps: int,
-                 out_dir: Path, wandb_run: Any = None) -> None:
+                 out_dir: Path, wandb_run: Any = None, say: Callable[[str], None] = print) -> None:
         super().__init__()
+        self.say = say  # where our console lines go (train.py: the console and the run's log)
         self.make_viewer, self.record_video = make_viewer, record_video
         self.interval, self.num_steps = interval, num_steps
         self.out_dir, self.wandb_run = Path(out_dir), wandb_run
@@ -116,13 +117,13 @@ class VideoObserver(AlgoObserver):
             result = film(task, self.record_video, self.algo.model, self.num_steps, path,
                           agent=0 if is_epo else None)
         except NotImplementedError as err:
-            print(f"[epo_isaac] videos disabled: {err}", flush=True)
+            self.say(f"[epo_isaac] videos disabled: {err}")
             self.interval = 0
             return
         finally:
             task.close()
         self.paths.append(path)
-        print(f"[epo_isaac] video of the master: {path} ({result.frames} frames)", flush=True)
+        self.say(f"[epo_isaac] video of the master: {path} ({result.frames} frames)")
         if self.wandb_run is not None:
             import wandb
 

@@ -1,0 +1,59 @@
+"""The epoch line's budget, elapsed time and ETA (pure functions and the observer on a fake clock)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from epo_isaac.observer import ProgressObserver, budget_done, clock, eta_seconds
+
+
+def test_budget_done_takes_the_limit_reached_first() -> None:
+    assert budget_done(5, 100, 10, -1) == 0.5
+    assert budget_done(5, 900, 10, 1000) == 0.9  # the frame limit comes first
+    assert budget_done(20, 0, 10, -1) == 1.0
+    assert budget_done(5, 100, -1, -1) is None
+
+
+def test_eta_counts_this_session_only() -> None:
+    assert eta_seconds(10.0, 0.0, 0.25) == pytest.approx(30.0)
+    assert eta_seconds(10.0, 0.5, 0.75) == pytest.approx(10.0)  # resumed at half: 10 s per quarter
+    assert eta_seconds(0.0, 0.0, 0.1) is None and eta_seconds(5.0, 0.3, 0.3) is None
+    assert clock(None) == "–" and clock(75.4) == "01:15" and clock(3723) == "1:02:03"
+
+
+class _Writer:
+    def add_scalar(self, *args: object) -> None:
+        pass
+
+
+class _Agent(SimpleNamespace):
+    reports_population_stats = True  # like EPOAgent: the observer keeps no statistics of its own
+
+
+def _algo(frame: int, max_epochs: int, max_frames: int) -> _Agent:
+    rewards = SimpleNamespace(current_size=0)
+    return _Agent(num_actors=4, ppo_device="cpu", frame=frame, curr_frames=100, max_epochs=max_epochs,
+                           max_frames=max_frames, game_rewards=rewards, writer=_Writer(), epoch_summary={})
+
+
+def test_observer_line_on_a_fake_clock_after_a_resume() -> None:
+    now = [0.0]
+    lines: list[str] = []
+    observer = ProgressObserver(say=lines.append, clock_fn=lambda: now[0])
+    algo = _algo(frame=1000, max_epochs=20, max_frames=-1)  # resumed at epoch 10 of 20
+    observer.after_init(algo)
+    for epoch in (11, 12):
+        now[0] += 2.0
+        algo.frame += 100
+        observer.after_print_stats(algo.frame, epoch, now[0])
+    assert "epoch 12/20" in lines[-1] and "fps 50" in lines[-1]  # 100 frames in 2 s, not 1,100
+    assert "elapsed 00:04" in lines[-1] and "ETA 00:16" in lines[-1]  # 8 epochs left at 2 s each
+    frames = _algo(frame=0, max_epochs=-1, max_frames=1000)
+    observer = ProgressObserver(say=lines.append, clock_fn=lambda: now[0])
+    observer.after_init(frames)
+    now[0] += 1.0
+    frames.frame = 100
+    observer.after_print_stats(100, 1, now[0])
+    assert "frames 100/1,000" in lines[-1] and "ETA 00:09" in lines[-1]
