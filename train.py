@@ -249,6 +249,31 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: 
             "video_frames": result.frames, "returns": result.returns, "successes": result.successes}
 
 
+def check_group_choices(argv: list[str], cfg_dir: Path = Path(__file__).parent / "cfg") -> None:
+    """Check ``task=``/``train=``/``sim=`` choices on the command line before Hydra composes (Hydra's own
+    message for a missing choice is a multi-line listing).
+
+    Raises:
+        UserError / tasks.TaskConfigError: a choice with no ``cfg/<group>/<choice>.yaml``, with the closest
+            valid one (for ``task=``, the task registry's message, which also points Gymnasium ids to task=Gym).
+    """
+    from epo_isaac.run_config import closest
+
+    for arg in argv:
+        group, eq, value = arg.lstrip("+~").partition("=")
+        if not eq or group not in ("task", "train", "sim"):
+            continue
+        valid = sorted(p.stem for p in (cfg_dir / group).glob("*.yaml") if p.stem != "schema")
+        for choice in value.split(","):  # --multirun sweeps: task=A,B
+            if choice in valid:
+                continue
+            if group == "task":
+                import tasks
+
+                tasks.check_settings(choice)  # raises with the registry's advice
+            raise UserError(f"unknown {group}={choice}{closest(choice, valid)}; valid: {', '.join(valid)}")
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Exception types that mean bad input (printed as one line) rather than a bug."""
     from tasks import TaskConfigError
@@ -277,4 +302,9 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    try:
+        check_group_choices(sys.argv[1:])
+    except user_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     main()
