@@ -1,7 +1,8 @@
 """epo_isaac: Evolutionary Policy Optimization as an rl_games agent.
 
 ``register(runner)`` adds algo ``epo`` (EPO and SAPG), its player, the ``epo_actor_critic``
-network, and an atomic-checkpoint PPO baseline to an ``rl_games.torch_runner.Runner``.
+network, and the PPO baseline's agent and player (checked, atomic, exactly resumable checkpoints) to an
+``rl_games.torch_runner.Runner``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ def register(runner: Any) -> None:
 
     from epo_isaac.agent import EPOAgent
     from epo_isaac.networks import EPONetworkBuilder
-    from epo_isaac.players import EPOPlayer, PPOAgent
+    from epo_isaac.players import EPOPlayer, PPOAgent, PPOPlayer
 
     model_builder.register_network("epo_actor_critic", EPONetworkBuilder)
     runner.algo_factory.register_builder("epo", lambda **kwargs: EPOAgent(**kwargs))
     runner.algo_factory.register_builder("a2c_continuous", lambda **kwargs: PPOAgent(**kwargs))
     runner.player_factory.register_builder("epo", lambda **kwargs: EPOPlayer(**kwargs))
+    runner.player_factory.register_builder("a2c_continuous", lambda **kwargs: PPOPlayer(**kwargs))

@@ -10,7 +10,6 @@ Reads top to bottom, one epoch (``train_epoch``):
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
@@ -19,14 +18,14 @@ from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac import losses
-from epo_isaac.checkpoint import atomic_save, check_compatible
 from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.resume import ResumableAgentMixin
 from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.stats import EpochStats
 
 
-class EPOAgent(A2CAgent):
+class EPOAgent(ResumableAgentMixin, A2CAgent):
     """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py)."""
 
     reports_population_stats = True  # per-agent stats in epoch_summary; ProgressObserver must not add its own
@@ -390,27 +389,31 @@ class EPOAgent(A2CAgent):
                 self.writer.add_histogram("ga/fitness_histogram", finite, frame)
 
     # ---------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_algo(self) -> str:
+        return self.algo
+
     def get_full_state_weights(self) -> dict[str, Any]:
+        """rl_games' state + ``meta``/``resume`` (:class:`ResumableAgentMixin`) + ``epo``: fitness, GA
+        schedule and generators."""
         state = super().get_full_state_weights()
         state["epo"] = {
-            "meta": self.checkpoint_meta(),
             "fitness": self.fitness.state_dict(),
             "generation": self.generation,
             "gate_latched": self.gate_latched,
             "next_check_frame": self.next_check_frame,
             "ga_generator": self.ga_generator.get_state(),
             "sample_generator": self.sample_generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
         }
         return state
 
     def checkpoint_meta(self) -> dict[str, Any]:
-        return {"algo": self.algo, "num_agents": self.num_population, "num_envs": self.num_actors,
-                "obs_dim": int(self.obs_shape[0]), "num_actions": int(self.actions_num),
-                "latent_dim": int(self.net.latents.shape[1]), "rnn": bool(self.is_rnn)}
+        return {**super().checkpoint_meta(), "num_agents": self.num_population,
+                "latent_dim": int(self.net.latents.shape[1])}
 
     def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
-        check_compatible(weights.get("epo", {}).get("meta"), self.checkpoint_meta())
+        """Restore :meth:`get_full_state_weights`' dict (checked first by ``restore``); checkpoints written
+        before the GA schedule, the gate latch or ``resume`` existed load too."""
         super().set_full_state_weights(weights, set_epoch=set_epoch)
         epo = weights["epo"]
         self.fitness.load_state_dict(epo["fitness"])
@@ -420,14 +423,7 @@ class EPOAgent(A2CAgent):
             self.next_check_frame = int(epo["next_check_frame"])
         else:  # checkpoints written before the schedule was derived from the budget
             self.next_check_frame = max(self.ga_warmup, int(epo["last_generation_frame"]) + self.ga_interval)
-        self.ga_generator.set_state(epo["ga_generator"])
-        self.sample_generator.set_state(epo["sample_generator"])
-        torch.set_rng_state(epo["torch_rng"])
-
-    def save(self, fn: str) -> None:
-        atomic_save(self.get_full_state_weights(), fn)
-
-    def restore(self, fn: str, set_epoch: bool = True) -> None:
-        if not os.path.exists(fn):
-            raise FileNotFoundError(f"checkpoint {fn!r} does not exist; pass checkpoint=<path to a .pth file>")
-        self.set_full_state_weights(torch_ext.load_checkpoint(fn), set_epoch=set_epoch)
+        self.ga_generator.set_state(epo["ga_generator"].cpu())
+        self.sample_generator.set_state(epo["sample_generator"].cpu())
+        if "torch_rng" in epo:  # checkpoints written before ``resume`` held it
+            torch.set_rng_state(epo["torch_rng"].cpu())

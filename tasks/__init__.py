@@ -1,29 +1,43 @@
 """Task registry: every batched task by name.
 
-``tasks.make(name, ...)`` builds a :class:`tasks.base.BatchedTask`. Entries are imported lazily so a
-missing optional simulator only fails for the tasks that need it.
+``tasks.make(name, ...)`` builds a :class:`tasks.base.BatchedTask`; ``tasks.check_settings(name, ...)`` validates
+the same arguments without building. Entries are imported lazily so a missing optional simulator only fails for the
+tasks that need it. User mistakes raise :class:`tasks.base.TaskConfigError` (one line).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import os
+import types
+import typing
+from collections.abc import Callable
 from typing import Any
 
 # Headless offscreen rendering (videos) with EGL unless the user chose a backend; MuJoCo reads this
 # when it is first imported, so it is set before any simulator module loads.
 os.environ.setdefault("MUJOCO_GL", "egl")
+# With EGL, importing mujoco imports PyOpenGL, which logs at INFO that its optional accelerator is missing: noise
+# on the console of every run whose logging shows INFO (train.py's).
+logging.getLogger("OpenGL.acceleratesupport").setLevel(logging.WARNING)
 
-from tasks.base import BatchedTask  # noqa: E402
+from tasks.base import BatchedTask, TaskConfigError, closest, fixed_physics_reason  # noqa: E402
 
-# name -> "module:factory". A factory takes keyword arguments only:
-#   num_envs: int, seed: int, device: str, sim: dict, plus the task's own settings.
+__all__ = ["TASKS", "BatchedTask", "TaskConfigError", "check_settings", "make", "make_viewer", "register"]
+
+# name -> "module:factory". A factory takes keyword arguments only (see tasks.base):
+#   num_envs: int, seed: int, device: str, sim: dict (unless marked fixed_physics), plus the task's own
+#   settings, each annotated with its type.
 TASKS: dict[str, str] = {
     "Pendulum": "tasks.gymnasium:make_pendulum",
     "LunarLanderContinuous": "tasks.gymnasium:make_lunar_lander",
     "HalfCheetah": "tasks.gymnasium:make_half_cheetah",
     "Hopper": "tasks.gymnasium:make_hopper",
+    "Walker2d": "tasks.gymnasium:make_walker2d",
+    "BipedalWalker": "tasks.gymnasium:make_bipedal_walker",
+    "Gym": "tasks.gymnasium:make_gym",  # any Gymnasium id with Box actions: task.env_id=<id>
     "AllegroKukaRegrasping": "tasks.allegro_kuka.registry:make_regrasping",
     "AllegroKukaReorientation": "tasks.allegro_kuka.registry:make_reorientation",
     "AllegroKukaThrow": "tasks.allegro_kuka.registry:make_throw",
@@ -39,6 +53,7 @@ TASKS: dict[str, str] = {
         "tasks.allegro_kuka.registry:make_two_arms_reorientation_barrier"
     ),
 }
+RUNTIME = ("num_envs", "seed", "device", "sim")  # factory arguments that are not task settings
 
 
 def register(name: str, target: str) -> None:
@@ -48,12 +63,153 @@ def register(name: str, target: str) -> None:
     TASKS[name] = target
 
 
-def _resolve(name: str) -> Any:
+def _resolve(name: str) -> Callable[..., BatchedTask]:
+    """The factory of task ``name``.
+
+    Raises:
+        TaskConfigError: unknown name (the message suggests the closest one, ``task=Gym`` for a Gymnasium id,
+            and lists the valid ones).
+    """
     if name not in TASKS:
-        valid = ", ".join(sorted(TASKS))
-        raise KeyError(f"unknown task {name!r}; valid tasks: {valid}")
+        raise TaskConfigError(f"unknown task {name!r}{closest(str(name), TASKS)}{_gym_hint(str(name))}; "
+                              f"valid tasks: {', '.join(sorted(TASKS))}")
     module, attr = TASKS[name].split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def _gym_hint(name: str) -> str:
+    """``"; Hopper-v5 is a Gymnasium id: use task=Gym task.env_id=Hopper-v5"`` when ``name`` is one, else ``""``."""
+    try:
+        import gymnasium
+    except ImportError:
+        return ""
+    return f"; {name} is a Gymnasium id: use task=Gym task.env_id={name}" if name in gymnasium.registry else ""
+
+
+# --------------------------------------------------------------------------------------------- checks
+def _show(value: Any) -> str:
+    """``value`` as written on a Hydra command line (``null``, ``true``, ``[1, 2]``, bare strings)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _describe(hint: Any) -> str:
+    """Human name of a type annotation: ``int``, ``float or null``, ``one of sync, async``, ``a list of float``."""
+    args = typing.get_args(hint)
+    if _is_union(hint):
+        text = " or ".join(_describe(a) for a in args if a is not type(None))
+        return f"{text} or null" if type(None) in args else text
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(_show(a) for a in args)
+    if hint in (list, tuple) or typing.get_origin(hint) in (list, tuple):
+        items = {a for a in args if a is not Ellipsis}
+        return f"a list of {_describe(items.pop())}" if len(items) == 1 else "a list"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (ints fit ``float``, lists fit ``tuple``; bools are not
+    ints). Annotations other than plain types, unions, ``Literal``, ``list``/``tuple``/``dict`` are not checked.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is inspect.Parameter.empty:
+        return True
+    if _is_union(hint):
+        return any(_matches(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (list, tuple) or origin in (list, tuple):
+        return isinstance(value, list | tuple) and _items_match(value, args)
+    if hint is dict or origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _items_match(items: list | tuple, args: tuple) -> bool:
+    """Element check for ``list[X]``, ``tuple[X, ...]`` and ``tuple[X, Y]`` (no args: anything)."""
+    if not args:
+        return True
+    if len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis):
+        return all(_matches(v, args[0]) for v in items)
+    return len(items) == len(args) and all(_matches(v, a) for v, a in zip(items, args, strict=True))
+
+
+def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The factory's evaluated annotations (empty when they cannot be evaluated: values are then unchecked)."""
+    try:
+        return typing.get_type_hints(factory)
+    except Exception:  # an unevaluable annotation only disables the check
+        return {}
+
+
+def _check_keys_and_types(name: str, factory: Callable[..., Any], settings: dict[str, Any]) -> None:
+    """Raise :class:`TaskConfigError` for an unknown, missing or mistyped setting of task ``name``."""
+    params = inspect.signature(factory).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [k for k in params if k not in RUNTIME]
+    for key in settings:
+        if key not in allowed:
+            hint = closest(key, allowed) or f"; its settings: {', '.join(allowed) or 'none'}"
+            raise TaskConfigError(f"task {name} has no setting {key!r}{hint}")
+    hints = _type_hints(factory)
+    for key in allowed:
+        if key not in settings and params[key].default is inspect.Parameter.empty:
+            raise TaskConfigError(f"task {name} needs task.{key}=<{_describe(hints.get(key, Any))}>")
+        if key in settings and not _matches(settings[key], hints.get(key, Any)):
+            raise TaskConfigError(f"task.{key}={_show(settings[key])}: expected {_describe(hints[key])}")
+
+
+def _check_sim(name: str, factory: Callable[..., Any], sim: dict[str, Any] | None) -> None:
+    """Raise :class:`TaskConfigError` unless task ``name`` can run on ``sim["backend"]`` and its package is
+    installed. A :func:`~tasks.base.fixed_physics` task accepts only the default backend (or none)."""
+    from tasks.sim import DEFAULT_BACKEND, backend_class, canonical
+
+    backend = (sim or {}).get("backend")
+    reason = fixed_physics_reason(factory)
+    if reason is None:
+        backend_class(str(backend or DEFAULT_BACKEND))
+    elif backend is not None and canonical(str(backend)) != canonical(DEFAULT_BACKEND):
+        raise TaskConfigError(f"task {name} has no simulator choice ({reason}); drop sim={backend}")
+
+
+def check_settings(name: str, *, num_envs: int = 1, sim: dict[str, Any] | None = None, **settings: Any) -> None:
+    """Check what :func:`make` would get without building the task (cheap; run it before writing anything).
+
+    Args:
+        name: a key of :data:`TASKS`.
+        num_envs: environments (>= 1).
+        sim: simulator settings with a ``backend`` key (``cfg/sim/*.yaml``); None: the default.
+        settings: the task's own settings (``cfg/task/<name>.yaml`` minus ``name``/``num_envs``).
+
+    Raises:
+        TaskConfigError: unknown task (closest name suggested), ``num_envs`` not a positive int, an unknown
+            setting (closest suggested), a missing required one, a value of the wrong type
+            (``task.episode_length=abc: expected int``), a simulator backend the task cannot use, a
+            simulator package that is not installed, or what the factory's own ``precheck`` finds (task ``Gym``:
+            an unknown Gymnasium id or one with discrete actions).
+    """
+    factory = _resolve(name)
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        raise TaskConfigError(f"task.num_envs={_show(num_envs)}: expected an int >= 1")
+    _check_keys_and_types(name, factory, settings)
+    _check_sim(name, factory, sim)
+    precheck = getattr(factory, "precheck", None)
+    if precheck is not None:
+        precheck(settings)
 
 
 def make(
@@ -65,22 +221,17 @@ def make(
     sim: dict[str, Any] | None = None,
     **settings: Any,
 ) -> BatchedTask:
-    """Build task ``name`` with ``num_envs`` envs.
+    """Build task ``name`` with ``num_envs`` envs after :func:`check_settings`.
 
     Raises:
-        KeyError: unknown task name (the message lists the valid ones).
-        TypeError: a setting the task does not define (the message lists the ones it does).
+        TaskConfigError: everything :func:`check_settings` raises, and what the task finds wrong while it is
+            built.
     """
+    check_settings(name, num_envs=num_envs, sim=sim, **settings)
     factory = _resolve(name)
-    params = inspect.signature(factory).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        allowed = set(params) - {"num_envs", "seed", "device", "sim"}
-        unknown = sorted(set(settings) - allowed)
-        if unknown:
-            raise TypeError(
-                f"task {name!r} does not take setting(s) {unknown}; it takes {sorted(allowed)}"
-            )
-    return factory(num_envs=num_envs, seed=seed, device=device, sim=dict(sim or {}), **settings)
+    if fixed_physics_reason(factory) is None:
+        settings["sim"] = dict(sim or {})
+    return factory(num_envs=num_envs, seed=seed, device=device, **settings)
 
 
 def make_viewer(name: str, *, seed: int = 0, **settings: Any) -> BatchedTask:

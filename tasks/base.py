@@ -2,15 +2,60 @@
 
 A batched task steps ``num_envs`` environments at once with torch tensors in and out.
 `epo_isaac` never imports `tasks` (and vice versa): `train.py` wires them through this contract.
+
+A task *factory* (registered in ``tasks.TASKS``) takes keyword arguments only: ``num_envs``, ``seed``,
+``device``, ``sim`` (the simulator settings, ``cfg/sim/*.yaml``) and the task's own settings, each with a type
+annotation that :func:`tasks.make` checks values against. A factory whose physics is fixed (Gymnasium) is
+marked with :func:`fixed_physics` and takes no ``sim``. A factory may carry a ``precheck(settings)`` attribute: a
+cheap check of its settings' values that :func:`tasks.check_settings` runs before anything is built. Mistakes a
+user can fix raise :class:`TaskConfigError`.
 """
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TaskConfigError(ValueError):
+    """A task name, task setting, setting value or simulator choice the user can fix.
+
+    The message is one line that names the key and says what to change; ``train.py`` prints it without a
+    traceback.
+    """
+
+
+def closest(word: str, candidates: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the candidate closest to ``word`` (difflib, case-insensitive), else ``""``."""
+    by_lower = {c.lower(): c for c in candidates}
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
+
+
+def fixed_physics(reason: str) -> Callable[[F], F]:
+    """Decorator for a task factory without a simulator choice; ``reason`` says why (shown in errors).
+
+    :func:`tasks.make` accepts only the default simulator config (``sim=mujoco``, or none) for such a task and
+    does not pass ``sim`` to the factory.
+    """
+
+    def mark(factory: F) -> F:
+        factory.fixed_physics = reason  # type: ignore[attr-defined]
+        return factory
+
+    return mark
+
+
+def fixed_physics_reason(factory: Callable[..., Any]) -> str | None:
+    """Why ``factory`` has no simulator choice (see :func:`fixed_physics`), or None when it takes ``sim``."""
+    return getattr(factory, "fixed_physics", None)
 
 
 class BatchedTask(ABC):

@@ -62,12 +62,12 @@ def test_bad_choice_lists_valid_ones() -> None:
 def test_unknown_task_lists_valid_names() -> None:
     with pytest.raises(MissingConfigException, match="Pendulum"):
         compose_cfg(["task=Pendulumm"])
-    with pytest.raises(KeyError, match="HalfCheetah"):
+    with pytest.raises(tasks.TaskConfigError, match="did you mean 'Pendulum'.*HalfCheetah"):
         tasks.make("Pendulumm", num_envs=2)
 
 
 def test_unknown_task_setting_is_rejected() -> None:
-    with pytest.raises(TypeError, match="max_episode_steps"):
+    with pytest.raises(tasks.TaskConfigError, match="did you mean 'max_episode_steps'"):
         tasks.make("Pendulum", num_envs=2, max_episode_step=3)
 
 

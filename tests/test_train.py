@@ -10,6 +10,7 @@ from conftest import compose_cfg
 
 import train
 from epo_isaac.checkpoint import IncompatibleCheckpointError
+from epo_isaac.errors import UserError
 
 FAST = ["task=Pendulum", "task.num_envs=16", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=128",
         "train.ppo.mini_epochs=2", "torch_threads=1"]
@@ -98,7 +99,7 @@ def test_resume_continues_frames_and_generation(epo_run: dict, tmp_path: Path) -
 
 def test_incompatible_checkpoint_is_a_clear_error(epo_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(epo_run["run_dir"])
-    with pytest.raises(IncompatibleCheckpointError, match="num_agents"):
+    with pytest.raises(IncompatibleCheckpointError, match="train.population.size: 4 in the checkpoint vs 8 here"):
         _run(tmp_path, "bad", ["max_epochs=1", "train.population.size=8", f"checkpoint={path}"])
 
 
@@ -119,7 +120,7 @@ def test_play_mode_films_the_master(epo_run: dict, tmp_path: Path) -> None:
 
 
 def test_play_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="needs checkpoint"):
+    with pytest.raises(UserError, match="needs checkpoint"):
         _run(tmp_path, "noplay", ["test=true"])
 
 

@@ -11,6 +11,7 @@ import torch
 from conftest import compose_cfg
 
 import train
+from epo_isaac.errors import UserError
 from tasks.render import expected_frames
 
 TASKS = ["AllegroKukaRegrasping", "AllegroKukaReorientation", "AllegroKukaThrow", "AllegroKukaTwoArmsRegrasping",
@@ -79,7 +80,7 @@ def test_play_writes_a_video_with_the_expected_frames(regrasp_run: dict, tmp_pat
 
 def test_play_rejects_an_agent_out_of_range(regrasp_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(regrasp_run["run_dir"])
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(UserError, match="out of range"):
         _run(tmp_path / "play", ["task=AllegroKukaRegrasping", "test=true", f"checkpoint={path}", "agent=4"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from tasks.base import TaskConfigError, closest
 from tasks.sim.base import BatchedSim
 
 # name -> ("module:class", what to install when its import fails)
@@ -20,24 +21,42 @@ BACKENDS: dict[str, tuple[str, str]] = {
                  "NVIDIA (Python <= 3.8) and pip install its python/ folder"),
 }
 ALIASES = {"mujoco": "mujoco_cpu", "cpu": "mujoco_cpu", "warp": "mujoco_warp"}
+DEFAULT_BACKEND = "mujoco"  # cfg/config.yaml's default sim group
+
+
+def canonical(backend: str) -> str:
+    """The :data:`BACKENDS` key of ``backend`` or of its alias (``mujoco`` -> ``mujoco_cpu``); unknown names
+    come back unchanged."""
+    return ALIASES.get(backend, backend)
+
+
+def backend_class(backend: str) -> type:
+    """Import and return the class of simulator backend ``backend`` (a :data:`BACKENDS` name or an alias).
+
+    Raises:
+        TaskConfigError: unknown backend (the message lists the valid names), or its simulator package is not
+            installed (one line: the import error and, once, what to install).
+    """
+    name = canonical(backend)
+    if name not in BACKENDS:
+        valid = sorted(BACKENDS) + sorted(ALIASES)
+        raise TaskConfigError(f"unknown simulator backend {backend!r}{closest(str(backend), valid)}; "
+                              f"valid backends: {', '.join(valid)}")
+    target, install = BACKENDS[name]
+    module, cls = target.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        reason = " ".join(str(e).split())
+        raise TaskConfigError(f"sim={backend} needs a simulator package that is not installed ({reason}): "
+                              f"{install}; or use sim={DEFAULT_BACKEND}") from e
+    return getattr(mod, cls)
 
 
 def make_sim(backend: str, scene: Any, num_envs: int, **kwargs: Any) -> BatchedSim:
     """Build ``num_envs`` worlds of ``scene`` on ``backend`` (keyword arguments go to its constructor).
 
     Raises:
-        ValueError: unknown backend (the message lists the valid names).
-        ImportError: the backend's simulator package is not installed (the message says what to install).
+        TaskConfigError: unknown backend, or its simulator package is missing (see :func:`backend_class`).
     """
-    name = ALIASES.get(backend, backend)
-    if name not in BACKENDS:
-        valid = ", ".join(sorted(BACKENDS) + sorted(ALIASES))
-        raise ValueError(f"unknown simulator backend {backend!r}; valid backends: {valid}")
-    target, install = BACKENDS[name]
-    module, cls = target.split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        raise ImportError(f"simulator backend {name!r} needs a package that is not installed ({e}); "
-                          f"{install}") from e
-    return getattr(mod, cls)(scene, num_envs, **kwargs)
+    return backend_class(backend)(scene, num_envs, **kwargs)

@@ -12,7 +12,8 @@ positions, velocities and sensors current (as the CPU backend's ``mjSTAGE_VEL``)
 captured once in a CUDA graph. Status: minimal; exercised on Warp's CPU device only (no GPU here), where it
 compiles for about a minute and runs far below the CPU backend's speed.
 
-Raises ``ImportError`` at import when ``warp`` / ``mujoco_warp`` are missing (``pip install -e .[warp]``).
+Raises ``ImportError`` at import when ``warp`` / ``mujoco_warp`` are missing; :func:`tasks.sim.backend_class` turns
+it into one :class:`~tasks.base.TaskConfigError` line with the install hint (``pip install -e .[warp]``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import mujoco
+import mujoco_warp as mjw  # ImportError when missing: the install hint is in tasks.sim.BACKENDS
 import numpy as np
 import torch
-
-try:
-    import mujoco_warp as mjw
-    import warp as wp
-except ImportError as e:  # pragma: no cover - depends on the machine
-    raise ImportError("the mujoco_warp backend needs `pip install mujoco-warp warp-lang` "
-                      "(or pip install -e .[warp]) and an NVIDIA GPU for useful speed") from e
+import warp as wp
 
 from tasks.sim.base import BatchedSim
 from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia

@@ -1,0 +1,80 @@
+"""Snapshots of single Gymnasium envs in mid-episode, so a resumed run continues the episodes it saved.
+
+Supported:
+- MuJoCo envs (``gymnasium.envs.mujoco.MujocoEnv``): the simulator's integration state (``mj_getState`` with
+  ``mjSTATE_INTEGRATION``: time, qpos, qvel, act, warm start, controls), the env's ``np_random`` and the
+  time-limit counter. Gymnasium pickles these envs by their constructor arguments (``EzPickle``), so pickling
+  alone would restart them.
+- envs that pickle with their state (no ``EzPickle``, e.g. ``Pendulum-v1``): the whole wrapped env.
+
+Anything else (e.g. Box2D worlds, which cannot be pickled) has no snapshot; a resumed run resets it.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import EzPickle
+
+
+def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit | None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return env
+        env = env.env
+    return None
+
+
+def _mujoco_env(env: gym.Env) -> Any:
+    from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+    return env.unwrapped if isinstance(env.unwrapped, MujocoEnv) else None
+
+
+def snapshot(env: gym.Env) -> dict[str, Any] | None:
+    """The state of ``env`` (a wrapped single env) in mid-episode, or None when it cannot be captured."""
+    sim = _mujoco_env(env)
+    if sim is not None:
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(sim.model, spec), dtype=np.float64)
+        mujoco.mj_getState(sim.model, sim.data, physics, spec)
+        limit = _time_limit(env)
+        return {"kind": "mujoco", "physics": physics, "rng": sim.np_random.bit_generator.state,
+                "elapsed_steps": limit._elapsed_steps if limit is not None else None}
+    if isinstance(env.unwrapped, EzPickle):
+        return None
+    try:
+        return {"kind": "pickle", "env": pickle.dumps(env)}
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def restore(env: gym.Env, state: dict[str, Any]) -> gym.Env:
+    """Put :func:`snapshot`'s ``state`` back; returns the env to use from now on (a new object for pickled
+    envs, ``env`` itself for MuJoCo envs).
+
+    Raises:
+        ValueError: ``state`` does not fit ``env`` (another env id or model).
+    """
+    if state["kind"] == "pickle":
+        return pickle.loads(state["env"])
+    sim = _mujoco_env(env)
+    if sim is None:
+        raise ValueError("a MuJoCo env snapshot cannot be restored into a non-MuJoCo env")
+    import mujoco
+
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    if state["physics"].size != mujoco.mj_stateSize(sim.model, spec):
+        raise ValueError("the MuJoCo snapshot is for another model")
+    mujoco.mj_setState(sim.model, sim.data, state["physics"], spec)
+    mujoco.mj_forward(sim.model, sim.data)
+    sim.np_random.bit_generator.state = state["rng"]
+    limit = _time_limit(env)
+    if limit is not None and state["elapsed_steps"] is not None:
+        limit._elapsed_steps = state["elapsed_steps"]
+    return env

@@ -1,0 +1,169 @@
+"""The task registry's user errors (one-line :class:`tasks.TaskConfigError`), task=Gym and the named Gymnasium
+tasks Walker2d / BipedalWalker, and a short real training run on ``task=Gym task.env_id=Hopper-v5``."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import compose_cfg
+from omegaconf import OmegaConf
+
+import tasks
+from tasks import TaskConfigError
+from tasks.gymnasium import GymnasiumTask
+
+DEFAULT_SIM = {"backend": "mujoco", "num_threads": 0, "substeps": 2, "physics_dt": 1 / 120}
+
+
+def error_of(name: str, num_envs: int = 2, build: bool = False, **kwargs: Any) -> str:
+    """The one-line message of the TaskConfigError that ``tasks.check_settings`` (or ``tasks.make``) raises."""
+    with pytest.raises(TaskConfigError) as info:
+        (tasks.make if build else tasks.check_settings)(name, num_envs=num_envs, **kwargs)
+    message = str(info.value)
+    assert isinstance(info.value, ValueError) and "\n" not in message
+    return message
+
+
+def task_settings(overrides: list[str]) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
+    """(name, num_envs, settings, sim) as train.py takes them from the composed config."""
+    cfg = compose_cfg(overrides)
+    settings = OmegaConf.to_container(cfg.task, resolve=True)
+    return settings.pop("name"), settings.pop("num_envs"), settings, OmegaConf.to_container(cfg.sim, resolve=True)
+
+
+# ------------------------------------------------------------------------------------------------ errors
+def test_unknown_task_suggests_the_closest_and_lists_all() -> None:
+    message = error_of("Pendulumm")
+    assert "unknown task 'Pendulumm' (did you mean 'Pendulum'?)" in message
+    assert "HalfCheetah" in message and "Gym" in message
+    assert "did you mean 'Walker2d'" in error_of("walker2d")
+    assert error_of("Hopper-v5").startswith("unknown task 'Hopper-v5' (did you mean 'Hopper'?); Hopper-v5 is a "
+                                            "Gymnasium id: use task=Gym task.env_id=Hopper-v5; valid tasks: ")
+
+
+def test_unknown_setting_suggests_the_closest() -> None:
+    assert error_of("Pendulum", max_episode_step=3) == (
+        "task Pendulum has no setting 'max_episode_step' (did you mean 'max_episode_steps'?)")
+    assert "lifting_rew_scale" in error_of("AllegroKukaRegrasping", lifting_rew_scal=1.0)
+    message = error_of("Hopper", zzz=1)
+    assert "no setting 'zzz'; its settings: max_episode_steps, vectorization_mode, render_mode" in message
+
+
+@pytest.mark.parametrize(("name", "key", "value", "message"), [
+    ("AllegroKukaRegrasping", "episode_length", "abc", "task.episode_length=abc: expected int"),
+    ("AllegroKukaRegrasping", "episode_length", 1.5, "task.episode_length=1.5: expected int"),
+    ("AllegroKukaRegrasping", "episode_length", True, "task.episode_length=true: expected int"),
+    ("AllegroKukaRegrasping", "success_tolerance", "tight", "task.success_tolerance=tight: expected float"),
+    ("AllegroKukaRegrasping", "with_sticks", "yes", "task.with_sticks=yes: expected bool"),
+    ("AllegroKukaRegrasping", "force_prob_range", 0.1, "task.force_prob_range=0.1: expected a list"),
+    ("Pendulum", "max_episode_steps", "abc", "task.max_episode_steps=abc: expected int or null"),
+    ("Pendulum", "vectorization_mode", "fast", "task.vectorization_mode=fast: expected one of sync, async"),
+    ("Gym", "env_id", 3, "task.env_id=3: expected str"),
+])
+def test_setting_of_the_wrong_type(name: str, key: str, value: Any, message: str) -> None:
+    settings = {"env_id": "Hopper-v5"} if name == "Gym" else {}
+    assert error_of(name, **{**settings, key: value}) == message
+
+
+def test_values_of_the_right_type_pass() -> None:
+    tasks.check_settings("AllegroKukaRegrasping", episode_length=10, success_tolerance=1,  # int for float
+                force_prob_range=[0.01, 0.1], with_sticks=False, sim=DEFAULT_SIM)
+    tasks.check_settings("Pendulum", max_episode_steps=None, vectorization_mode="async", sim=DEFAULT_SIM)
+    assert error_of("Pendulum", num_envs=0) == "task.num_envs=0: expected an int >= 1"
+
+
+def test_gymnasium_task_has_no_simulator_choice() -> None:
+    for backend in ("isaacgym", "mujoco_warp"):
+        assert error_of("Pendulum", sim={**DEFAULT_SIM, "backend": backend}) == (
+            f"task Pendulum has no simulator choice (Gymnasium runs its own physics); drop sim={backend}")
+    tasks.check_settings("Pendulum", sim=DEFAULT_SIM)  # the default sim config (cfg/sim/mujoco.yaml) is fine
+    tasks.check_settings("Pendulum", sim=None)
+
+
+@pytest.mark.parametrize(("backend", "package"), [("isaacgym", "isaacgym"), ("mujoco_warp", "mujoco_warp")])
+def test_missing_simulator_package_is_one_line_with_the_hint_once(backend: str, package: str) -> None:
+    if importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed")
+    message = error_of("AllegroKukaRegrasping", sim={**DEFAULT_SIM, "backend": backend})
+    assert message.startswith(f"sim={backend} needs a simulator package that is not installed "
+                              f"(No module named '{package}')")
+    assert message.count("pip install") == 1 and message.endswith("or use sim=mujoco")
+
+
+def test_unknown_simulator_backend_lists_the_valid_ones() -> None:
+    message = error_of("AllegroKukaRegrasping", sim={"backend": "mujoco_wrap"})
+    assert message.startswith("unknown simulator backend 'mujoco_wrap' (did you mean 'mujoco_warp'?)")
+    assert "isaacgym" in message
+
+
+def test_gym_needs_a_box_action_env_id() -> None:
+    assert error_of("Gym") == "task Gym needs task.env_id=<str>"
+    assert error_of("Gym", env_id="") == (
+        "task=Gym needs task.env_id=<Gymnasium id with Box actions>, e.g. task.env_id=Hopper-v5")
+    discrete = ("Gymnasium env CartPole-v1 has a Discrete action space; "
+                "epo_isaac trains continuous (Box) actions only")
+    assert error_of("Gym", env_id="CartPole-v1") == discrete  # found before anything is built
+    with pytest.raises(TaskConfigError) as info:
+        GymnasiumTask("CartPole-v1", 2)
+    assert str(info.value) == discrete
+    assert error_of("Gym", env_id="Hoper-v5") == (
+        "cannot make Gymnasium env Hoper-v5: Environment `Hoper` doesn't exist. Did you mean: `Hopper`?")
+    assert error_of("Gym", build=True, env_id="Pendulum-v1", env_kwargs={"bogus": 1}).startswith(
+        "task.env_kwargs={'bogus': 1}: Pendulum-v1 rejects them")
+
+
+# ------------------------------------------------------------------------------------------------ tasks
+@pytest.mark.parametrize(("name", "settings", "obs", "act"), [
+    ("Gym", {"env_id": "Hopper-v5", "env_kwargs": {"ctrl_cost_weight": 0.01}}, 11, 3),
+    ("Walker2d", {}, 17, 6),
+    ("BipedalWalker", {}, 24, 4),
+])
+def test_gymnasium_tasks_build_and_step(name: str, settings: dict[str, Any], obs: int, act: int) -> None:
+    if name == "BipedalWalker":
+        pytest.importorskip("Box2D")
+    env = tasks.make(name, num_envs=2, seed=1, sim=DEFAULT_SIM, max_episode_steps=3, **settings)
+    try:
+        assert (env.num_obs, env.num_actions, env.max_episode_length) == (obs, act, 3)
+        assert env.reset().shape == (2, obs)
+        for _ in range(3):
+            o, r, d, extras = env.step(torch.zeros(2, act))
+            assert o.shape == (2, obs) and r.shape == (2,) and torch.isfinite(o).all()
+        assert d.all() and extras["time_outs"].dtype == torch.bool  # the 3-step limit ends every episode
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("overrides", [["task=Gym", "task.env_id=Hopper-v5"], ["task=Walker2d"],
+                                       ["task=BipedalWalker"],
+                                       ["task=Gym", "task.env_id=Ant-v5", "+task.env_kwargs.ctrl_cost_weight=0.1"]])
+def test_task_configs_pass_the_checks(overrides: list[str]) -> None:
+    from epo_isaac.config import check_layout, parse_train_config
+
+    name, num_envs, settings, sim = task_settings(overrides)
+    tasks.check_settings(name, num_envs=num_envs, sim=sim, **settings)
+    for algo in ("EPO", "SAPG", "PPO"):  # task_train/<name>.yaml parses; populations and minibatches fit
+        check_layout(num_envs, parse_train_config(compose_cfg([*overrides, f"train={algo}"]).train))
+
+
+# ------------------------------------------------------------------------------------------------ training
+def test_gym_task_trains_and_writes_a_checkpoint(tmp_path: Path) -> None:
+    import train
+
+    cfg = compose_cfg(["task=Gym", "task.env_id=Hopper-v5", "task.num_envs=8", "max_epochs=2", "torch_threads=1",
+                       "train.ppo.horizon_length=16", "train.ppo.mini_epochs=1", f"+run_dir={tmp_path / 'gym'}"])
+    summary = train.run(cfg)
+    assert [h["epoch"] for h in summary["history"]] == [1, 2]
+    assert list(Path(summary["run_dir"], "nn").glob("*.pth")), "no checkpoint written"
+
+
+def test_train_run_surfaces_the_task_error(tmp_path: Path) -> None:
+    import train
+
+    cfg = compose_cfg(["task=Pendulum", "sim=isaacgym", "task.num_envs=8", "max_epochs=1", "torch_threads=1",
+                       f"+run_dir={tmp_path / 'bad'}"])
+    with pytest.raises(TaskConfigError, match="drop sim=isaacgym"):
+        train.run(cfg)
