@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -274,6 +275,41 @@ def check_group_choices(argv: list[str], cfg_dir: Path = Path(__file__).parent /
             raise UserError(f"unknown {group}={choice}{closest(choice, valid)}; valid: {', '.join(valid)}")
 
 
+def check_overrides(argv: list[str], cfg_dir: Path = Path(__file__).parent / "cfg") -> None:
+    """Compose the config with the command line's overrides once before Hydra does, to turn its multi-line
+    composition errors into one line (a misspelled key gets the closest valid one). Sweeps (``-m``) are left
+    to Hydra.
+
+    Raises:
+        UserError: the overrides do not compose.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    from epo_isaac.run_config import closest
+
+    if any(a in ("-m", "--multirun") for a in argv):
+        return
+    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra."))]
+    choices = [a for a in overrides if a.lstrip("+~").partition("=")[0] in ("task", "train", "sim", "preset")]
+    with initialize_config_dir(config_dir=str(cfg_dir.resolve()), version_base="1.3"):
+        try:
+            compose(config_name="config", overrides=overrides)
+            return
+        except HydraException as err:
+            text = str(err)
+            base = compose(config_name="config", overrides=choices)
+    missing = re.match(r"Could not override '([^']+)'", text)
+    if not missing:
+        raise UserError(" ".join(text.split()))
+    key = missing.group(1)
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(base, parent) if parent else base
+    valid = sorted(str(k) for k in node) if isinstance(node, DictConfig) else []
+    raise UserError(f"unknown key {key}{closest(leaf, valid)}" + (f"; valid keys under {parent}: "
+                    f"{', '.join(valid)}" if parent and valid else ""))
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Exception types that mean bad input (printed as one line) rather than a bug."""
     from tasks import TaskConfigError
@@ -304,6 +340,7 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     try:
         check_group_choices(sys.argv[1:])
+        check_overrides(sys.argv[1:])
     except user_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
