@@ -70,7 +70,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
 ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")
-VARIANTS: dict[str, list[str]] = {"EPO-gated": ["train=EPO", "train.ga.gate_latch=false"]}  # algo -> overrides
+VARIANTS: dict[str, list[str]] = {  # algo -> overrides; not in ALGOS: pass --algos ... EPO-gentle to run it
+    "EPO-gated": ["train=EPO", "train.ga.gate_latch=false"],
+    "EPO-gentle": ["train=EPO", "train.ga.frac_replaced=0.1", "train.ga.mutation_std=0.35"],
+}
 POPULATION = 8  # EPO's default M; SAPG is run with the same M
 NUM_ENVS = 48
 DIVERSITY_BOUND = 0.5
@@ -323,7 +326,7 @@ def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASK_FRAMES), choices=list(TASK_FRAMES))
-    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(dict.fromkeys([*ALGOS, *VARIANTS])))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--frames-scale", type=float, default=1.0, help="multiplies every task's budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one core each)")
