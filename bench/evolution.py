@@ -359,8 +359,12 @@ def main() -> None:
             mean, se, n = mean_se([r["final"] for r in runs])
             table[f"{task}/{algo}"] = {"mean": mean, "se": se, "n": n, "finals": [r["final"] for r in runs],
                                       "seconds": float(np.mean([r["seconds"] for r in runs])) if runs else 0.0}
-            print(f"  {task:<22} {algo:<9} {mean:9.1f} ± {se:6.1f}  (n={n}, "
-                  f"{table[f'{task}/{algo}']['seconds']:.0f} s per run)")
+            gens = [r["generations"] for r in runs if "generations" in r]
+            if gens:
+                table[f"{task}/{algo}"]["generations"] = gens
+            print(f"  {task:<22} {algo:<10} {mean:9.1f} ± {se:6.1f}  (n={n}, "
+                  f"{table[f'{task}/{algo}']['seconds']:.0f} s per run"
+                  + (f", generations {min(gens)}–{max(gens)})" if gens else ")"))
     print(f"population size (EPO on {args.ablation_task}):")
     for m in args.ablation_sizes:
         runs = [r for r in results if r["task"] == args.ablation_task and r["algo"] == "EPO" and r["m"] == m]
