@@ -35,9 +35,9 @@ class GeneticConfig:
         gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.gate`; paper mode only).
         gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
         gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
-        gate_latch: the gate answers "are the differences meaningful *yet*?" once: after it has opened in a
-            run, every later check with fitness runs a generation (the test is still computed and logged). False
-            asks the gate afresh at every check.
+        gate_latch: False (default) asks the gate afresh at every check. True answers "are the differences
+            meaningful *yet*?" once: after the gate has opened in a run, every later check with fitness runs a
+            generation (the test is still computed and logged).
         elite_frac: fraction of the M − 1 followers kept unchanged and used as parent a (at least one).
         frac_replaced: fraction of the followers replaced per generation, in (0, 1] (at least one row).
         mutation_std: standard deviation of the Gaussian added to each child, in latent units (the latents are
@@ -51,7 +51,7 @@ class GeneticConfig:
     gate: str = "kruskal"
     gate_pvalue: float = 0.2
     gate_ratio: float = 1.5
-    gate_latch: bool = True
+    gate_latch: bool = False
     elite_frac: float = 0.25
     frac_replaced: float = 0.25
     mutation_std: float = 0.7
