@@ -1,7 +1,7 @@
 """EPO vs SAPG vs PPO at equal env-step budgets on three Gymnasium tasks, plus a population-size ablation.
 
     python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous]
-                              [--algos EPO EPO-latched SAPG PPO EPO-gentle] [--seeds 1 2 3 4 5]
+                              [--algos EPO EPO-gated SAPG PPO EPO-latched EPO-gentle] [--seeds 1 2 3 4 5]
                               [--frames-scale 1.0] [--jobs 2] [--no-resume]
                               [--ablation-task LunarLanderContinuous] [--ablation-sizes 4 8 16]
 
@@ -9,9 +9,10 @@ What it measures:
 
 * the master's episodic return (EPO/SAPG: ``master/return``; PPO: its only policy) against env steps, every
   task x algorithm x seed at 48 envs and the task's env-step budget below; EPO and SAPG both with M = 8 agents
-  (SAPG's own default is 6), PPO without a population; ``EPO-latched`` is EPO with ``train.ga.gate_latch=true``
-  (every check runs a generation once the gate has opened); ``EPO-gentle`` (only with ``--algos``) is
-  EPO-latched with one follower replaced per generation and mutation σ 0.35;
+  (SAPG's own default is 6), PPO without a population. Variants of EPO's GA (``VARIANTS``): ``EPO-gated``
+  (the gate decides at every check, 25 % of the followers replaced: the defaults before 2026-11-29's latch) in
+  the default run; ``EPO-latched`` (latch, 25 % replaced) and ``EPO-gentle`` (latch, one row, mutation σ 0.35)
+  only with ``--algos``;
 * EPO with M = 4, 8, 16 agents on ``--ablation-task`` at the same 48 envs and seeds (the M = 8 runs are the
   main EPO runs, not run twice);
 * for every EPO run, the number of GA generations and the latent-diversity ratio (last / first epoch's
@@ -71,11 +72,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
-ALGOS = ("EPO", "EPO-latched", "SAPG", "PPO")
-VARIANTS: dict[str, list[str]] = {  # algo -> overrides; not in ALGOS: pass --algos ... EPO-gentle to run it
-    "EPO-latched": ["train=EPO", "train.ga.gate_latch=true"],
+ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")
+VARIANTS: dict[str, list[str]] = {  # algo -> overrides (every GA key that differs from the defaults)
+    "EPO-gated": ["train=EPO", "train.ga.gate_latch=false", "train.ga.frac_replaced=0.25"],
+    "EPO-latched": ["train=EPO", "train.ga.gate_latch=true", "train.ga.frac_replaced=0.25"],
     "EPO-gentle": ["train=EPO", "train.ga.gate_latch=true", "train.ga.frac_replaced=0.1", "train.ga.mutation_std=0.35"],
-    "EPO-onerow": ["train=EPO", "train.ga.gate_latch=true", "train.ga.frac_replaced=0.1"],
 }
 POPULATION = 8  # EPO's default M; SAPG is run with the same M
 NUM_ENVS = 48

@@ -79,12 +79,12 @@ class GeneticConfig:
     """Significance level of the ``kruskal`` gate, in (0, 1)."""
     gate_ratio: float = 1.5
     """Threshold of the ``ratio`` gate, >= 0."""
-    gate_latch: bool = False
-    """false: the gate decides at every check; true: once the gate has opened in a run, every later check with
-    fitness runs a generation (the test is still logged). README "Evolution": why false."""
+    gate_latch: bool = True
+    """true: once the gate has opened in a run, every later check with fitness runs a generation (the test is
+    still logged); false: the gate decides at every check. README "Evolution": why true."""
     elite_frac: float = 0.25
     """Fraction of followers kept unchanged and used as parent a (at least one)."""
-    frac_replaced: float = 0.25
+    frac_replaced: float = 0.1
     """Fraction of followers replaced by children per generation (at least one)."""
     mutation_std: float = 0.7
     """σ of the Gaussian mutation added to each child latent, in latent units (latents start N(0, 1); 0.7 keeps

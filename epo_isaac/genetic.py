@@ -35,9 +35,9 @@ class GeneticConfig:
         gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.gate`; paper mode only).
         gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
         gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
-        gate_latch: False (default) asks the gate afresh at every check. True answers "are the differences
-            meaningful *yet*?" once: after the gate has opened in a run, every later check with fitness runs a
-            generation (the test is still computed and logged).
+        gate_latch: True (default) answers "are the differences meaningful *yet*?" once: after the gate has
+            opened in a run, every later check with fitness runs a generation (the test is still computed and
+            logged). False asks the gate afresh at every check.
         elite_frac: fraction of the M − 1 followers kept unchanged and used as parent a (at least one).
         frac_replaced: fraction of the followers replaced per generation, in (0, 1] (at least one row).
         mutation_std: standard deviation of the Gaussian added to each child, in latent units (the latents are
@@ -51,9 +51,9 @@ class GeneticConfig:
     gate: str = "kruskal"
     gate_pvalue: float = 0.2
     gate_ratio: float = 1.5
-    gate_latch: bool = False
+    gate_latch: bool = True
     elite_frac: float = 0.25
-    frac_replaced: float = 0.25
+    frac_replaced: float = 0.1
     mutation_std: float = 0.7
 
     def __post_init__(self) -> None:
@@ -68,7 +68,7 @@ class GeneticConfig:
         if not 0 < self.elite_frac < 1:
             raise ValueError(f"ga.elite_frac must lie in (0, 1) (e.g. 0.25), got {self.elite_frac}")
         if not 0 < self.frac_replaced <= 1:
-            raise ValueError(f"ga.frac_replaced must lie in (0, 1] (e.g. 0.25), got {self.frac_replaced}")
+            raise ValueError(f"ga.frac_replaced must lie in (0, 1] (e.g. 0.1), got {self.frac_replaced}")
         if not (math.isfinite(self.mutation_std) and self.mutation_std >= 0):
             raise ValueError(f"ga.mutation_std must be a finite number >= 0, got {self.mutation_std}")
 

@@ -134,11 +134,11 @@ def test_gate_closes_and_opens_generation() -> None:
 def test_latched_gate_runs_while_the_test_is_closed() -> None:
     latents = torch.randn(5, 3, generator=_gen())
     close = torch.tensor([0.0, 10.0, 10.1, 9.9, 10.2])
-    latch = GeneticConfig(gate="ratio", gate_ratio=1.5, gate_latch=True)
+    latch = GeneticConfig(gate="ratio", gate_ratio=1.5)  # gate_latch defaults to True
     assert not plan_generation(latents, close, latch, _gen()).ran  # never opened: the gate decides
     plan = plan_generation(latents, close, latch, _gen(), gate_latched=True)
     assert plan.ran and plan.gate_open is False and "latched" in plan.reason  # the test's answer is still kept
-    strict = GeneticConfig(gate="ratio", gate_ratio=1.5)  # gate_latch defaults to False
+    strict = GeneticConfig(gate="ratio", gate_ratio=1.5, gate_latch=False)
     assert plan_generation(latents, close, strict, _gen(), gate_latched=True).status == GATE_CLOSED
     missing = torch.tensor([0.0, 10.0, NAN, 9.9, 10.2])  # a latch never runs without every follower's fitness
     assert plan_generation(latents, missing, latch, _gen(), gate_latched=True).status == MISSING_FITNESS
