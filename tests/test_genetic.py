@@ -264,5 +264,5 @@ def test_default_ga_keeps_diversity_over_50_generations(num_agents: int) -> None
 
 def test_old_defaults_collapse_the_population() -> None:
     # one elite as parent a, σ 0.1: the settings that collapsed diversity 7.5 -> 2.2 (issue 9)
-    cfg = GeneticConfig(gate="off", elite_frac=0.01, mutation_std=0.1)
+    cfg = GeneticConfig(gate="off", elite_frac=0.01, frac_replaced=0.25, mutation_std=0.1)
     assert _diversity_after(cfg, 64, 50, seed=0) < 0.5
