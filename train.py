@@ -2,17 +2,14 @@
 
     python train.py task=AllegroKukaTwoArmsReorientation              # EPO, CPU-sized defaults
     python train.py task=HalfCheetah train=SAPG seed=1
-    python train.py task=Pendulum checkpoint=runs/.../nn/Pendulum.pth  # resume training
+    python train.py task=Pendulum checkpoint=runs/.../nn/last_Pendulum_ep_<N>_rew_<R>.pth  # resume training
     python train.py task=Pendulum test=true checkpoint=...             # play the master, write a video
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from epo_isaac.cli import check_overrides, console_and_log, remove_unstarted_run_dir
 from epo_isaac.config import register_schema
 from epo_isaac.errors import UserError
 from epo_isaac.run_config import check_device, check_run_config
@@ -164,38 +162,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-@contextlib.contextmanager
-def console_and_log(log_path: Path) -> Any:
-    """Route output during a run: ``say(line)`` prints to the console and appends to ``log_path``; anything
-    else printed to stdout (rl_games' chatter: seeds, shapes, 'saving next best rewards') goes to the log
-    only. Yields ``say``."""
-    console = sys.stdout
-    with open(log_path, "a", buffering=1) as log:
-        def say(line: str) -> None:
-            print(line, file=console, flush=True)
-            print(line, file=log)
-
-        with contextlib.redirect_stdout(log):
-            yield say
-
-
-def remove_unstarted_run_dir(run_dir: Path) -> bool:
-    """Delete ``run_dir`` (and its parents up to ``runs/``, when left empty) unless it holds a checkpoint.
-
-    Called when bad input stopped a run before it started, so the mistake leaves nothing behind.
-    Returns whether it was removed."""
-    if not run_dir.is_dir() or any(run_dir.glob("nn/*.pth")):
-        return False
-    shutil.rmtree(run_dir, ignore_errors=True)
-    parent = run_dir.parent
-    for _ in range(3):  # runs/<name>/<date> or runs/multirun/<date>/<job>
-        if parent == Path.cwd() or not parent.is_dir() or any(parent.iterdir()):
-            break
-        parent.rmdir()
-        parent = parent.parent
-    return True
-
-
 def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
     """The closing console line: epochs, frames, time, the last logged master return / successes / lift rate
     (the last epoch in which a master episode finished), GA generations, where checkpoints and videos are."""
@@ -275,41 +241,6 @@ def check_group_choices(argv: list[str], cfg_dir: Path = Path(__file__).parent /
             raise UserError(f"unknown {group}={choice}{closest(choice, valid)}; valid: {', '.join(valid)}")
 
 
-def check_overrides(argv: list[str], cfg_dir: Path = Path(__file__).parent / "cfg") -> None:
-    """Compose the config with the command line's overrides once before Hydra does, to turn its multi-line
-    composition errors into one line (a misspelled key gets the closest valid one). Sweeps (``-m``) are left
-    to Hydra.
-
-    Raises:
-        UserError: the overrides do not compose.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-
-    from epo_isaac.run_config import closest
-
-    if any(a in ("-m", "--multirun") for a in argv):
-        return
-    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra."))]
-    choices = [a for a in overrides if a.lstrip("+~").partition("=")[0] in ("task", "train", "sim", "preset")]
-    with initialize_config_dir(config_dir=str(cfg_dir.resolve()), version_base="1.3"):
-        try:
-            compose(config_name="config", overrides=overrides)
-            return
-        except HydraException as err:
-            text = str(err)
-            base = compose(config_name="config", overrides=choices)
-    missing = re.match(r"Could not override '([^']+)'", text)
-    if not missing:
-        raise UserError(" ".join(text.split()))
-    key = missing.group(1)
-    parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(base, parent) if parent else base
-    valid = sorted(str(k) for k in node) if isinstance(node, DictConfig) else []
-    raise UserError(f"unknown key {key}{closest(leaf, valid)}" + (f"; valid keys under {parent}: "
-                    f"{', '.join(valid)}" if parent and valid else ""))
-
-
 def user_errors() -> tuple[type[Exception], ...]:
     """Exception types that mean bad input (printed as one line) rather than a bug."""
     from tasks import TaskConfigError
@@ -340,7 +271,7 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     try:
         check_group_choices(sys.argv[1:])
-        check_overrides(sys.argv[1:])
+        check_overrides(sys.argv[1:], Path(__file__).parent / "cfg")
     except user_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
