@@ -1,0 +1,436 @@
+"""OpenAI-ES: an ask/tell evolution strategy over a flat parameter vector or a torch module's parameters.
+
+Source: Salimans, Ho, Chen, Sidor, Sutskever (2017), "Evolution Strategies as a Scalable Alternative to
+Reinforcement Learning", arXiv:1703.03864. One generation (Algorithm 1/2 of the paper):
+
+1. ``ask()``: draw ε_1..ε_P ~ N(0, I) (mirrored pairs ε, −ε when ``antithetic``, §2.3 / appendix) and
+   return the candidates θ + σ·ε_i;
+2. the caller evaluates a fitness F_i for each candidate (any reward function, higher is better);
+3. ``tell(F)``: shape the fitness (centred ranks, §2.2 / appendix), estimate the gradient of the smoothed
+   objective ĝ = 1/(P·σ) · Σ_i shaped_i · ε_i (eq. 3), add weight decay (−λ·θ) and take one optimiser step
+   (``torch.optim`` Adam or SGD with momentum, ``maximize=True``), then decay σ and the learning rate.
+
+The noise of generation g is a pure function of ``(seed, g)`` (:func:`population_noise`, drawn on the CPU so
+every device sees the same numbers): workers that share only the seed can rebuild each other's perturbations
+(the paper's shared noise, §2.1) and a run resumes bit-exactly from :meth:`OpenAIES.state_dict`.
+
+Example::
+
+    policy = torch.nn.Linear(4, 2)
+    es = OpenAIES(policy, ESConfig(population_size=50, sigma=0.05))
+    for _ in range(200):
+        candidates = es.ask()
+        fitness = torch.tensor([reward(load_vector(policy, c)) for c in candidates])
+        stats = es.tell(fitness)
+    es.load_into(policy)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+_MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class ESConfig:
+    """Settings of :class:`OpenAIES` (defaults follow the paper's MuJoCo setup where it gives one).
+
+    Attributes:
+        population_size: candidates per generation P ≥ 2; even when ``antithetic`` (P/2 mirrored pairs).
+        sigma: perturbation standard deviation σ > 0, in parameter units.
+        learning_rate: optimiser step size > 0 (Adam's α, or SGD's step).
+        antithetic: mirrored sampling: rows 2k and 2k+1 use ε_k and −ε_k.
+        rank_shaping: replace fitness by centred ranks in [−0.5, 0.5] (:func:`centered_ranks`); False uses the
+            fitness as given (the plain Monte Carlo estimate of eq. 3).
+        weight_decay: L2 coefficient λ ≥ 0; −λ·θ is added to the ascent direction before the optimiser step.
+        optimizer: ``"adam"`` (``torch.optim.Adam``, default betas) or ``"sgd"`` (``torch.optim.SGD`` with
+            dampening μ: v ← μ·v + (1 − μ)·g as in the paper's code, except that torch starts v at g).
+        momentum: SGD momentum μ in [0, 1) (0 = plain SGD); unused by Adam.
+        sigma_decay: σ ← max(σ·sigma_decay, sigma_min) after every ``tell``; in (0, 1].
+        sigma_min: floor of σ, in [0, sigma].
+        lr_decay: learning_rate ← max(learning_rate·lr_decay, lr_min) after every ``tell``; in (0, 1].
+        lr_min: floor of the learning rate, in [0, learning_rate].
+
+    Raises:
+        ValueError: one line naming the field and a valid value, on any out-of-range setting.
+    """
+
+    population_size: int = 100
+    sigma: float = 0.02
+    learning_rate: float = 0.01
+    antithetic: bool = True
+    rank_shaping: bool = True
+    weight_decay: float = 0.005
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    sigma_decay: float = 1.0
+    sigma_min: float = 0.0
+    lr_decay: float = 1.0
+    lr_min: float = 0.0
+
+    def __post_init__(self) -> None:
+        p = self.population_size
+        if not isinstance(p, int) or isinstance(p, bool) or p < 2:
+            raise ValueError(f"ESConfig.population_size must be an int >= 2 (e.g. 100), got {p!r}")
+        if self.antithetic and p % 2:
+            raise ValueError(f"ESConfig.population_size must be even when antithetic=True (e.g. {p + 1}), got {p}")
+        _check_range("sigma", self.sigma, 0.0, math.inf, "0.02", low_open=True)
+        _check_range("learning_rate", self.learning_rate, 0.0, math.inf, "0.01", low_open=True)
+        _check_range("weight_decay", self.weight_decay, 0.0, math.inf, "0.005")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"ESConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        _check_range("momentum", self.momentum, 0.0, 1.0, "0.9", high_open=True)
+        _check_range("sigma_decay", self.sigma_decay, 0.0, 1.0, "0.999", low_open=True)
+        _check_range("sigma_min", self.sigma_min, 0.0, self.sigma, "0.0")
+        _check_range("lr_decay", self.lr_decay, 0.0, 1.0, "0.999", low_open=True)
+        _check_range("lr_min", self.lr_min, 0.0, self.learning_rate, "0.0")
+
+
+def _check_range(name: str, value: float, low: float, high: float, example: str,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    """Raise a one-line ValueError unless ``value`` is a finite number in the interval [low, high] (or open)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"ESConfig.{name} must be a finite number in {interval} (e.g. {example}), got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------- pure maths
+
+
+def centered_ranks(x: Tensor) -> Tensor:
+    """Centred rank transform of a fitness vector (Salimans et al. 2017, §2.2 and appendix).
+
+    The lowest value maps to −0.5, the highest to +0.5, the rest evenly in between: rank/(P − 1) − 0.5.
+    Tied values all get the mean of the ranks they span (so the result does not depend on their order, and
+    equal fitness gives equal weight). Invariant to adding a constant and to multiplying by a positive factor.
+
+    Args:
+        x: ``[P]`` floating-point fitness (finite).
+
+    Returns:
+        ``[P]``, same dtype and device as ``x``, values in [−0.5, 0.5], summing to zero; zeros when P ≤ 1.
+
+    Raises:
+        ValueError: if ``x`` is not 1-D.
+    """
+    if x.dim() != 1:
+        raise ValueError(f"centered_ranks expects a 1-D [P] tensor, got shape {tuple(x.shape)}")
+    size = x.shape[0]
+    if size <= 1:
+        return torch.zeros_like(x, dtype=x.dtype if x.is_floating_point() else torch.float32)
+    sorted_x, order = torch.sort(x, stable=True)
+    _, group, counts = torch.unique_consecutive(sorted_x, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts
+    mean_rank = first.double() + (counts.double() - 1.0) / 2.0
+    ranks = torch.empty(size, dtype=torch.float64, device=x.device)
+    ranks[order] = mean_rank[group]
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    return (ranks / (size - 1) - 0.5).to(dtype)
+
+
+def es_gradient(eps: Tensor, shaped: Tensor, sigma: float) -> Tensor:
+    """Monte Carlo gradient of the Gaussian-smoothed objective, ĝ = 1/(P·σ) · Σ_i shaped_i · ε_i (eq. 3).
+
+    Args:
+        eps: ``[P, D]`` standard-normal perturbations (the candidates were θ + σ·ε_i).
+        shaped: ``[P]`` (shaped) fitness of each candidate, higher is better.
+        sigma: the σ the candidates were drawn with (> 0, parameter units).
+
+    Returns:
+        ``[D]`` ascent direction, in fitness units per parameter unit.
+
+    Raises:
+        ValueError: on mismatched shapes or sigma ≤ 0.
+    """
+    if eps.dim() != 2 or shaped.shape != eps.shape[:1]:
+        raise ValueError(f"es_gradient expects eps [P, D] and shaped [P], got {tuple(eps.shape)} and "
+                         f"{tuple(shaped.shape)}")
+    if not sigma > 0:
+        raise ValueError(f"es_gradient needs sigma > 0, got {sigma}")
+    return shaped.to(eps.dtype) @ eps / (eps.shape[0] * sigma)
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix of ``x``."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def generation_seed(seed: int, generation: int) -> int:
+    """The 64-bit seed of generation ``generation`` of a run seeded ``seed`` (distinct streams per pair).
+
+    Raises:
+        ValueError: if either is negative or not an int.
+    """
+    for name, value in (("seed", seed), ("generation", generation)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return _splitmix64(_splitmix64(seed & _MASK64) ^ (generation & _MASK64))
+
+
+def population_noise(seed: int, generation: int, population_size: int, dim: int, antithetic: bool,
+                     dtype: torch.dtype = torch.float32) -> Tensor:
+    """The perturbations ε of one generation, a pure function of its arguments (drawn on the CPU).
+
+    Args:
+        seed: run seed ≥ 0.
+        generation: generation number ≥ 0.
+        population_size: P (even when ``antithetic``).
+        dim: D, the number of parameters.
+        antithetic: rows 2k and 2k+1 are ε_k and −ε_k (P/2 draws) instead of P independent draws.
+        dtype: floating dtype of the draw (the same seed gives different numbers in another dtype).
+
+    Returns:
+        ``[P, D]`` standard-normal noise on the CPU.
+
+    Raises:
+        ValueError: on a negative seed/generation or an odd antithetic population.
+    """
+    if antithetic and population_size % 2:
+        raise ValueError(f"population_size must be even when antithetic=True, got {population_size}")
+    gen = torch.Generator(device="cpu").manual_seed(generation_seed(seed, generation))
+    if not antithetic:
+        return torch.randn(population_size, dim, generator=gen, dtype=dtype)
+    half = torch.randn(population_size // 2, dim, generator=gen, dtype=dtype)
+    return torch.stack((half, -half), dim=1).reshape(population_size, dim)
+
+
+# ----------------------------------------------------------------------------------------------- modules
+
+
+def _parameters(params: Iterable[torch.nn.Parameter] | torch.nn.Module) -> list[Tensor]:
+    return list(params.parameters() if isinstance(params, torch.nn.Module) else params)
+
+
+def copy_into_parameters(params: Iterable[Tensor], vector: Tensor) -> None:
+    """Copy a flat ``[D]`` vector into ``params`` in place, in iteration order.
+
+    Unlike ``torch.nn.utils.vector_to_parameters`` this copies: each parameter keeps its identity, device and
+    dtype and never aliases ``vector``, so one module can be reloaded with every candidate and any optimiser or
+    hook holding its parameters stays valid.
+
+    Raises:
+        ValueError: if ``vector`` is not 1-D or its length is not the total number of parameter elements D.
+    """
+    params = list(params)
+    total = sum(p.numel() for p in params)
+    if vector.dim() != 1 or vector.numel() != total:
+        raise ValueError(f"expected a [{total}] vector for these parameters, got shape {tuple(vector.shape)}")
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(vector[offset:offset + n].view_as(p))
+            offset += n
+
+
+def load_vector(module: torch.nn.Module, vector: Tensor) -> torch.nn.Module:
+    """Copy a flat ``[D]`` vector into ``module.parameters()`` in place and return the module.
+
+    For evaluating a candidate in one expression: ``reward(load_vector(policy, candidate))``.
+
+    Raises:
+        ValueError: if ``vector`` is not 1-D or its length is not the module's parameter count.
+    """
+    copy_into_parameters(module.parameters(), vector)
+    return module
+
+
+# ----------------------------------------------------------------------------------------------- optimiser
+
+
+def _make_optimizer(theta: Tensor, config: ESConfig) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimiser that ascends θ (``maximize=True``), L2 weight decay included."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam([theta], lr=config.learning_rate, weight_decay=config.weight_decay, maximize=True)
+    return torch.optim.SGD([theta], lr=config.learning_rate, momentum=config.momentum, dampening=config.momentum,
+                           weight_decay=config.weight_decay, maximize=True)
+
+
+class OpenAIES:
+    """OpenAI-ES (Salimans et al. 2017) as an ask/tell optimiser; maximises the fitness it is told.
+
+    Args:
+        params: the initial mean θ_0: a 1-D floating tensor ``[D]`` (copied), a module, or an iterable of
+            parameters (flattened in order, as ``torch.nn.utils.parameters_to_vector``).
+        config: the settings (:class:`ESConfig`).
+        seed: run seed ≥ 0; the noise of generation g is :func:`population_noise` ``(seed, g, ...)``.
+        device: where θ, the candidates and the optimiser state live; default: the device of ``params``.
+            θ keeps the dtype of ``params``.
+
+    Raises:
+        ValueError: on an empty or non-floating parameter set, a tensor that is not 1-D, or a bad seed.
+
+    Attributes:
+        config: the settings (σ and the learning rate it holds are the initial ones; see :attr:`sigma`).
+        seed: the run seed.
+        device: the device of θ, of the candidates and of the optimiser state.
+        generation: generations told so far (the next ``ask`` samples this generation).
+        sigma: current σ (decays with ``config.sigma_decay``).
+        learning_rate: current step size (decays with ``config.lr_decay``).
+    """
+
+    def __init__(self, params: Tensor | Iterable[torch.nn.Parameter] | torch.nn.Module, config: ESConfig,
+                 seed: int = 0, device: torch.device | str | None = None) -> None:
+        if isinstance(params, Tensor) and not isinstance(params, torch.nn.Parameter):
+            if params.dim() != 1:
+                raise ValueError(f"params must be a flat [D] tensor (use .flatten()), got shape {tuple(params.shape)}")
+            theta = params.detach().clone()
+        else:
+            tensors = [params] if isinstance(params, torch.nn.Parameter) else _parameters(params)
+            if not tensors:
+                raise ValueError("params has no parameters: pass a module with parameters or a [D] tensor")
+            theta = torch.cat([p.detach().reshape(-1) for p in tensors])
+        if not theta.is_floating_point() or theta.numel() == 0:
+            raise ValueError(f"params must be a non-empty floating tensor, got {theta.dtype} with {theta.numel()} "
+                             "elements")
+        generation_seed(seed, 0)  # validates the seed
+        self.config = config
+        self.seed = seed
+        self.device = torch.device(device) if device is not None else theta.device
+        self._theta = theta.to(self.device).clone()
+        self.generation = 0
+        self.sigma = float(config.sigma)
+        self.learning_rate = float(config.learning_rate)
+        self._optimizer = _make_optimizer(self._theta, config)
+        self._pending: Tensor | None = None  # eps of the asked, not yet told, generation
+
+    @property
+    def theta(self) -> Tensor:
+        """``[D]`` the current mean θ (a copy)."""
+        return self._theta.clone()
+
+    @property
+    def dim(self) -> int:
+        """D, the number of parameters."""
+        return self._theta.numel()
+
+    def noise(self, generation: int) -> Tensor:
+        """``[P, D]`` the ε of ``generation``, rebuilt from ``(seed, generation)`` alone, on :attr:`device`."""
+        eps = population_noise(self.seed, generation, self.config.population_size, self.dim,
+                               self.config.antithetic, self._theta.dtype)
+        return eps.to(self.device)
+
+    def ask(self) -> Tensor:
+        """``[P, D]`` the candidates θ + σ·ε_i of the current generation.
+
+        Asking again before :meth:`tell` returns the same population.
+        """
+        if self._pending is None:
+            self._pending = self.noise(self.generation)
+        return self._theta + self.sigma * self._pending
+
+    def tell(self, fitness: Tensor | Iterable[float]) -> dict[str, float]:
+        """Update θ from the fitness of the last :meth:`ask`; returns the generation's statistics.
+
+        Args:
+            fitness: ``[P]`` one finite fitness per candidate, in the order of :meth:`ask`; higher is better.
+
+        Returns:
+            ``fitness_mean``, ``fitness_max``, ``fitness_min``, ``fitness_std``; ``grad_norm`` (‖ĝ‖ before
+            weight decay), ``update_norm`` (‖Δθ‖), ``theta_norm`` (after the step); ``sigma`` and
+            ``learning_rate`` used for this generation; ``generation``, the index of the generation told.
+
+        Raises:
+            ValueError: without a pending ask, on a shape other than ``[P]``, or on NaN/inf fitness.
+        """
+        if self._pending is None:
+            raise ValueError("tell() needs a pending ask(): call ask() first, then tell() once with its fitness")
+        fit = torch.as_tensor(fitness).detach()
+        size = self.config.population_size
+        if fit.shape != (size,):
+            raise ValueError(f"fitness must have shape [population_size] = [{size}], got {tuple(fit.shape)}")
+        fit = fit.to(device=self.device, dtype=torch.float64)  # rank in full precision: no float32 ties
+        bad = torch.nonzero(~torch.isfinite(fit)).flatten().tolist()
+        if bad:
+            raise ValueError(f"fitness must be finite; NaN/inf at candidate indices {bad[:10]}")
+        shaped = centered_ranks(fit) if self.config.rank_shaping else fit
+        grad = es_gradient(self._pending, shaped, self.sigma)
+        before = self._theta.clone()
+        for group in self._optimizer.param_groups:
+            group["lr"] = self.learning_rate
+        self._theta.grad = grad  # ascent direction; weight decay (−λ·θ) is the optimiser's, maximize=True
+        self._optimizer.step()
+        self._theta.grad = None
+        update = self._theta - before
+        stats = {
+            "fitness_mean": fit.mean().item(),
+            "fitness_max": fit.max().item(),
+            "fitness_min": fit.min().item(),
+            "fitness_std": fit.std().item(),
+            "grad_norm": grad.norm().item(),
+            "update_norm": update.norm().item(),
+            "theta_norm": self._theta.norm().item(),
+            "sigma": self.sigma,
+            "learning_rate": self.learning_rate,
+            "generation": float(self.generation),
+        }
+        self._pending = None
+        self.generation += 1
+        self.sigma = max(self.sigma * self.config.sigma_decay, self.config.sigma_min)
+        self.learning_rate = max(self.learning_rate * self.config.lr_decay, self.config.lr_min)
+        return stats
+
+    def load_into(self, module: torch.nn.Module | Iterable[torch.nn.Parameter], vector: Tensor | None = None) -> None:
+        """Copy θ (or ``vector``, e.g. one row of :meth:`ask`) into the module's parameters, in place.
+
+        Raises:
+            ValueError: if the module's parameter count is not D.
+        """
+        copy_into_parameters(_parameters(module), self._theta if vector is None else vector)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs (tensors are copies; loadable with ``torch.load(weights_only=True)``).
+
+        A pending ask is not saved: after :meth:`load_state_dict`, ``ask()`` redraws the same population.
+        """
+        return {
+            "theta": self._theta.clone(),
+            "optimizer": self._optimizer.state_dict(),
+            "sigma": self.sigma,
+            "learning_rate": self.learning_rate,
+            "generation": self.generation,
+            "seed": self.seed,
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (tensors move to :attr:`device`; this optimiser's config is kept).
+
+        Raises:
+            ValueError: on a missing key, a θ of another length, or a saved config whose population_size,
+                antithetic or optimizer differ from this one's (the noise or the moments would not match).
+        """
+        missing = [k for k in ("theta", "optimizer", "sigma", "learning_rate", "generation", "seed") if k not in state]
+        if missing:
+            raise ValueError(f"ES state is missing keys {missing}")
+        if state["theta"].shape != self._theta.shape:
+            raise ValueError(f"ES state has theta of shape {tuple(state['theta'].shape)}, this optimiser has "
+                             f"{tuple(self._theta.shape)}")
+        saved = state.get("config", {})
+        for key in ("population_size", "antithetic", "optimizer"):
+            if key in saved and saved[key] != getattr(self.config, key):
+                raise ValueError(f"ES state was saved with {key}={saved[key]!r}, this optimiser has "
+                                 f"{key}={getattr(self.config, key)!r}; use the saved value to resume")
+        generation_seed(int(state["seed"]), int(state["generation"]))  # validates both
+        as_theta = {"device": self.device, "dtype": self._theta.dtype}
+        self._theta = state["theta"].detach().to(**as_theta).clone()
+        self._optimizer = _make_optimizer(self._theta, self.config)
+        self._optimizer.load_state_dict(state["optimizer"])
+        self.sigma = float(state["sigma"])
+        self.learning_rate = float(state["learning_rate"])
+        self.generation = int(state["generation"])
+        self.seed = int(state["seed"])
+        self._pending = None
