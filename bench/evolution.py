@@ -31,8 +31,8 @@ HalfCheetah gets the largest budget because its episodes all last 1000 steps and
 window only gains episodes once per 48,000 env steps, so 1M steps allow about 20 such waves (>= 10
 generations need >= 10 of them after the warm-up).
 
-70 runs (3 tasks x 4 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~150 min of run time in all:
-about 75 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
+70 runs (3 tasks x 4 algorithms x 5 seeds + 10 ablation runs with M = 4, 16) take ~180 min of run time in all:
+about 90 min of wall-clock time with ``--jobs 2`` on an otherwise idle machine (another busy process on the same
 cores slows it down in proportion; measured 2026-11-29: HalfCheetah 250-350 s, Hopper 110-175 s, LunarLander
 63-110 s per run, 2 at a time). The two extra variants add 30 runs (~30 min). ``--frames-scale`` multiplies
 every budget (``--frames-scale 0.02 --seeds 1``
