@@ -167,3 +167,35 @@ def test_train_run_surfaces_the_task_error(tmp_path: Path) -> None:
                        f"+run_dir={tmp_path / 'bad'}"])
     with pytest.raises(TaskConfigError, match="drop sim=isaacgym"):
         train.run(cfg)
+
+
+@pytest.mark.parametrize("name", ["Pendulum", "HalfCheetah", "Hopper"])
+def test_episode_snapshots_continue_identically(name: str) -> None:
+    """A task restored from ``get_state`` steps exactly like the original (episode ends and resets included);
+    a fresh task with another seed is overwritten entirely."""
+    a, b = tasks.make(name, num_envs=2, seed=1), tasks.make(name, num_envs=2, seed=7)
+    try:
+        a.reset(), b.reset()
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(5):
+            a.step(torch.rand(2, a.num_actions, generator=generator) * 2 - 1)
+        b.set_state(a.get_state())
+        assert b.restores_episodes and not a.restores_episodes
+        for _ in range(250):  # past Pendulum's 200-step limit; Hopper falls and resets
+            actions = torch.rand(2, a.num_actions, generator=generator) * 2 - 1
+            for x, y in zip(a.step(actions)[:3], b.step(actions)[:3], strict=True):
+                assert torch.equal(x, y)
+    finally:
+        a.close(), b.close()
+
+
+def test_tasks_without_snapshots_start_new_episodes() -> None:
+    task = tasks.make("LunarLanderContinuous", num_envs=2, seed=1)  # Box2D worlds cannot be captured
+    try:
+        task.reset()
+        state = task.get_state()
+        assert state["episodes"] is None
+        task.set_state(state)
+        assert not task.restores_episodes
+    finally:
+        task.close()
