@@ -96,7 +96,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     import epo_isaac
     import tasks
-    from epo_isaac.checkpoint import remove_stale_temp_files
+    from epo_isaac.checkpoint import check_checkpoint_path, remove_stale_temp_files
     from epo_isaac.config import parse_train_config, rl_games_params
     from epo_isaac.envs import register_task
     from epo_isaac.observer import ObserverGroup, ProgressObserver
@@ -122,9 +122,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     tasks.check_settings(cfg.task.name, sim=sim, **settings)
     checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
     if checkpoint:
-        if not Path(checkpoint).is_file():
-            raise UserError(f"checkpoint={checkpoint} is not a file; pass the path of a .pth from runs/*/nn/")
-        remove_stale_temp_files(Path(checkpoint).parent)
+        remove_stale_temp_files(check_checkpoint_path(checkpoint).parent)
     if cfg.test and not checkpoint:
         raise UserError("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
 

@@ -123,18 +123,12 @@ def _strip_compile_prefix(model: dict[str, Any]) -> dict[str, Any]:
     return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in model.items()}
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by ``train.py`` (any algorithm) and check that it is one.
-
-    Tensors stay on the device they were saved from (as rl_games loads them), except on a machine without CUDA,
-    where every tensor is mapped to the CPU. Unlike rl_games' loader it does not retry (and sleep) on errors.
-
-    Returns:
-        The checkpoint dict; its ``model`` (a state dict) has no ``torch.compile`` prefix.
+def check_checkpoint_path(path: str | os.PathLike[str]) -> Path:
+    """Cheap checks of a checkpoint path before anything is loaded or written; returns it as a ``Path``.
 
     Raises:
-        CheckpointError: ``path`` does not exist, is a folder, is empty, is truncated/corrupt, is not a PyTorch
-            file, or holds something other than a train.py checkpoint (no ``model`` state dict). One line.
+        CheckpointError: ``path`` does not exist, is a folder (the message names the newest ``.pth`` in it), or
+            is empty. One line.
     """
     p = Path(path)
     if not p.exists():
@@ -145,6 +139,23 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {p} is a folder, not a file; {hint}")
     if p.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {p} is empty (0 bytes; was its run killed while saving?); {PASS_HINT}")
+    return p
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by ``train.py`` (any algorithm) and check that it is one.
+
+    Tensors stay on the device they were saved from (as rl_games loads them), except on a machine without CUDA,
+    where every tensor is mapped to the CPU. Unlike rl_games' loader it does not retry (and sleep) on errors.
+
+    Returns:
+        The checkpoint dict; its ``model`` (a state dict) has no ``torch.compile`` prefix.
+
+    Raises:
+        CheckpointError: what :func:`check_checkpoint_path` finds, a truncated/corrupt file, not a PyTorch
+            file, or something other than a train.py checkpoint (no ``model`` state dict). One line.
+    """
+    p = check_checkpoint_path(path)
     map_location = None if torch.cuda.is_available() else "cpu"
     try:
         state = torch.load(p, map_location=map_location, weights_only=False)

@@ -111,7 +111,7 @@ def test_num_envs_must_match_to_resume_but_not_to_play(files: dict[str, Path], t
 def test_missing_checkpoint_or_folder_is_a_one_line_error(mode: str, files: dict[str, Path],
                                                           tmp_path: Path) -> None:
     for path in (tmp_path / "nope.pth", files["epo"].parent.parent):
-        with pytest.raises(UserError) as err:  # train.py checks the path first; read_checkpoint checks again
+        with pytest.raises(UserError) as err:  # train.py checks the path before anything is written
             _run(tmp_path / "run", EPO + [f"checkpoint={path}", f"test={mode == 'play'}"])
         assert "\n" not in str(err.value) and str(path) in str(err.value)
 
