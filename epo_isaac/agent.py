@@ -18,6 +18,7 @@ from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac import losses
+from epo_isaac.checkpoint import population_meta
 from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
 from epo_isaac.resume import ResumableAgentMixin
@@ -408,8 +409,7 @@ class EPOAgent(ResumableAgentMixin, A2CAgent):
         return state
 
     def checkpoint_meta(self) -> dict[str, Any]:
-        return {**super().checkpoint_meta(), "num_agents": self.num_population,
-                "latent_dim": int(self.net.latents.shape[1])}
+        return {**super().checkpoint_meta(), **population_meta(self.net)}
 
     def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
         """Restore :meth:`get_full_state_weights`' dict (checked first by ``restore``); checkpoints written

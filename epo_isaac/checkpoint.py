@@ -172,6 +172,18 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ checks
+def run_meta(algo: str, runner: Any) -> dict[str, Any]:
+    """``algo``, task name, obs/action sizes and LSTM flag of an rl_games agent or player (the ``meta`` a
+    checkpoint stores and :func:`check_checkpoint` compares)."""
+    return {"algo": algo, "task": str(runner.config.get("name", "")), "obs_dim": int(runner.obs_shape[0]),
+            "num_actions": int(runner.actions_num), "rnn": bool(runner.is_rnn)}
+
+
+def population_meta(net: Any) -> dict[str, int]:
+    """``num_agents`` and ``latent_dim`` of an EPO/SAPG network (``EPOActorCritic``)."""
+    return {"num_agents": int(net.num_agents), "latent_dim": int(net.latents.shape[1])}
+
+
 def model_dims(model: dict[str, Any]) -> dict[str, int]:
     """``obs_dim`` / ``num_actions`` read off a model state dict, where its keys show them: the input
     normaliser ``running_mean_std.running_mean [O]`` and the action head ``a2c_network.mu.weight [A, H]``

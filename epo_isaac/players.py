@@ -7,7 +7,7 @@ from typing import Any
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 from rl_games.algos_torch.players import PpoPlayerContinuous
 
-from epo_isaac.checkpoint import check_checkpoint, read_checkpoint
+from epo_isaac.checkpoint import check_checkpoint, population_meta, read_checkpoint, run_meta
 from epo_isaac.errors import UserError
 from epo_isaac.resume import ResumableAgentMixin
 
@@ -23,8 +23,7 @@ class CheckedRestoreMixin:
 
     def checkpoint_meta(self) -> dict[str, Any]:
         """This player's algorithm, task and network sizes (compared with the checkpoint's)."""
-        return {"algo": self.player_algo(), "task": str(self.config.get("name", "")),
-                "obs_dim": int(self.obs_shape[0]), "num_actions": int(self.actions_num), "rnn": bool(self.is_rnn)}
+        return run_meta(self.player_algo(), self)
 
     def restore(self, fn: str) -> None:
         state = read_checkpoint(fn)
@@ -52,9 +51,7 @@ class EPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):
         return str(self.config.get("epo", {}).get("algo", "epo"))
 
     def checkpoint_meta(self) -> dict[str, Any]:
-        net = self.model.a2c_network
-        return {**super().checkpoint_meta(), "num_agents": int(net.num_agents),
-                "latent_dim": int(net.latents.shape[1])}
+        return {**super().checkpoint_meta(), **population_meta(self.model.a2c_network)}
 
 
 class PPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from epo_isaac.checkpoint import atomic_save, check_checkpoint, read_checkpoint
+from epo_isaac.checkpoint import atomic_save, check_checkpoint, read_checkpoint, run_meta
 
 METERS = ("game_rewards", "game_shaped_rewards", "game_lengths")
 
@@ -96,9 +96,7 @@ class ResumableAgentMixin:
 
     def checkpoint_meta(self) -> dict[str, Any]:
         """Algorithm, task and layout of this run (compared by :func:`check_checkpoint` on restore)."""
-        return {"algo": self.checkpoint_algo, "task": str(self.config.get("name", "")),
-                "num_envs": int(self.num_actors), "obs_dim": int(self.obs_shape[0]),
-                "num_actions": int(self.actions_num), "rnn": bool(self.is_rnn)}
+        return {**run_meta(self.checkpoint_algo, self), "num_envs": int(self.num_actors)}
 
     def save(self, fn: str) -> None:
         atomic_save(self.get_full_state_weights(), fn)
