@@ -202,14 +202,20 @@ def check_settings(name: str, *, num_envs: int = 1, sim: dict[str, Any] | None =
             simulator package that is not installed, or what the factory's own ``precheck`` finds (task ``Gym``:
             an unknown Gymnasium id or one with discrete actions).
     """
+    factory = _check_static(name, num_envs, sim, settings)
+    precheck = getattr(factory, "precheck", None)
+    if precheck is not None:
+        precheck(settings)
+
+
+def _check_static(name: str, num_envs: int, sim: dict[str, Any] | None, settings: dict[str, Any]) -> Callable[..., Any]:
+    """:func:`check_settings` without the factory's ``precheck`` (which builds an env); returns the factory."""
     factory = _resolve(name)
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
         raise TaskConfigError(f"task.num_envs={_show(num_envs)}: expected an int >= 1")
     _check_keys_and_types(name, factory, settings)
     _check_sim(name, factory, sim)
-    precheck = getattr(factory, "precheck", None)
-    if precheck is not None:
-        precheck(settings)
+    return factory
 
 
 def make(
@@ -221,14 +227,14 @@ def make(
     sim: dict[str, Any] | None = None,
     **settings: Any,
 ) -> BatchedTask:
-    """Build task ``name`` with ``num_envs`` envs after :func:`check_settings`.
+    """Build task ``name`` with ``num_envs`` envs after :func:`check_settings`' static checks (a factory's
+    ``precheck`` is skipped: building the task finds the same problems).
 
     Raises:
         TaskConfigError: everything :func:`check_settings` raises, and what the task finds wrong while it is
             built.
     """
-    check_settings(name, num_envs=num_envs, sim=sim, **settings)
-    factory = _resolve(name)
+    factory = _check_static(name, num_envs, sim, settings)  # the factory itself finds what a precheck would
     if fixed_physics_reason(factory) is None:
         settings["sim"] = dict(sim or {})
     return factory(num_envs=num_envs, seed=seed, device=device, **settings)
