@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -33,18 +34,24 @@ OmegaConf.register_new_resolver("run_name", lambda experiment, task, algo: exper
                                 replace=True)
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``.
+def resolve_device(device: str, local_rank: int | None = None) -> str:
+    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``; on a ``torchrun`` launch (``local_rank`` given)
+    a CUDA device is ``cuda:<local_rank>``, one GPU per rank.
 
     Raises:
-        UserError: an unknown device, or a CUDA device on a machine without one.
+        UserError: an unknown device, a CUDA device on a machine without one, or more ranks than GPUs.
     """
     check_device(device)
     if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto), or drop "
                         "+preset=paper (it is sized for one GPU)")
+    if device.startswith("cuda") and local_rank is not None:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; start at most that "
+                            "many processes per node (--nproc_per_node), or use device=cpu")
+        device = f"cuda:{local_rank}"
     return device
 
 
@@ -106,15 +113,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_run_config(cfg)
     if cfg.max_epochs is not None:
         cfg.train.ppo.max_epochs = int(cfg.max_epochs)
+        if cfg.train.get("algo") == "es":
+            cfg.train.es.max_iterations = int(cfg.max_epochs)
     tc = parse_train_config(cfg.train)
-    device = resolve_device(cfg.device)
-    threads = int(cfg.torch_threads) or (os.cpu_count() or 1)
+    rank, local_rank, world_size = launch_ranks(bool(cfg.multi_gpu), tc.algo)
+    device = resolve_device(cfg.device, local_rank if world_size > 1 else None)
+    threads = int(cfg.torch_threads) or max(1, (os.cpu_count() or 1) // world_size)
     torch.set_num_threads(threads)
     run_dir = run_dir_of(cfg).resolve()
     name = cfg.experiment or f"{cfg.task.name}_{tc.algo}"
     params = rl_games_params(  # checks the layout and the GA schedule before anything is written
         tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
+        world_size=world_size,
     )
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
@@ -129,6 +140,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     def make_viewer() -> Any:
         return tasks.make_viewer(cfg.task.name, seed=int(cfg.seed), **settings)
 
+    if rank > 0:  # rank 0 writes the run folder, the log, TensorBoard and checkpoints
+        with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115 (closed with the process)
+            return train_rank(cfg, params, tc, device, sim, settings, checkpoint, rank)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
     with console_and_log(run_dir / "train.log") as say:
@@ -160,12 +174,62 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
+def launch_ranks(multi_gpu: bool, algo: str) -> tuple[int, int, int]:
+    """(rank, local rank, world size): (0, 0, 1) without ``multi_gpu``; from ``torchrun`` with it.
+
+    Raises:
+        UserError: ``multi_gpu=true`` without ``torchrun``, or with an algorithm that has no multi-process path.
+    """
+    if not multi_gpu:
+        return 0, 0, 1
+    if algo != "es":
+        raise UserError(f"multi_gpu=true is wired for train=ES only so far; train={algo.upper()} runs on one "
+                        "process (drop multi_gpu=true)")
+    from epo_isaac.es_dist import launched_ranks
+
+    return launched_ranks()
+
+
+def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, sim: dict[str, Any],
+               settings: dict[str, Any], checkpoint: str | None, rank: int) -> dict[str, Any]:
+    """Rank ``rank`` > 0 of a ``torchrun`` launch: the same run as rank 0 on its own envs (task seed
+    ``seed + rank``), writing nothing; its own Hydra folder is removed when it holds no log."""
+    from rl_games.torch_runner import Runner
+
+    import epo_isaac
+    import tasks
+    from epo_isaac.envs import register_task
+
+    close_task = register_task(ENV_NAME, lambda: tasks.make(
+        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed) + rank, device=device, sim=sim,
+        **settings))
+    runner = Runner(_QuietObserver())
+    epo_isaac.register(runner)
+    try:
+        runner.load(params)
+        seed_everything(int(cfg.seed))
+        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+    finally:
+        close_task()
+        run_dir = run_dir_of(cfg).resolve()
+        if not (run_dir / "train.log").exists():
+            remove_unstarted_run_dir(run_dir)
+    return {"rank": rank}
+
+
+class _QuietObserver:
+    """The observer of ranks > 0: rank 0 reports progress."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
 def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
     """The closing console line: epochs, frames, time, the last logged master return / successes / lift rate
     (the last epoch in which a master episode finished), GA generations, where checkpoints and videos are."""
     last = history[-1]
     parts = [f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {seconds:.0f} s"]
-    for key, label in (("master/return", "master return"), ("master/successes", "master successes"),
+    for key, label in (("master/return", "master return"), ("test/return", "test return"), ("master/successes", "master successes"),
                        ("master/lift_rate", "master lift rate")):
         values = [h[key] for h in history if key in h and h[key] == h[key]]
         if values:
@@ -187,7 +251,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: 
 
     import epo_isaac
     from epo_isaac.envs import register_task
-    from epo_isaac.video import film
+    from epo_isaac.video import film, policy_of
     from tasks.render import record_video
 
     close_task = register_task(ENV_NAME, make_viewer)
@@ -203,7 +267,7 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: 
         seed_everything(int(cfg.seed))
         player = runner.create_player()
         player.restore(checkpoint)
-        result = film(player.env.task, record_video, player.model, int(cfg.video_steps), path)
+        result = film(player.env.task, record_video, policy_of(player, 1), int(cfg.video_steps), path)
     finally:
         close_task()
     episodes = ", ".join(f"{r:.1f}" for r in result.returns) or "none finished"

@@ -1,7 +1,7 @@
 """epo_isaac: Evolutionary Policy Optimization as an rl_games agent.
 
 ``register(runner)`` adds algo ``epo`` (EPO and SAPG), its player, the ``epo_actor_critic``
-network, and the PPO baseline's agent and player (checked, atomic, exactly resumable checkpoints) to an
+network, the PPO baseline's agent and player, and OpenAI-ES (algo ``es``, its player) (checked, atomic, exactly resumable checkpoints) to an
 ``rl_games.torch_runner.Runner``.
 """
 
@@ -17,6 +17,7 @@ def register(runner: Any) -> None:
     from rl_games.algos_torch import model_builder
 
     from epo_isaac.agent import EPOAgent
+    from epo_isaac.es_agent import ESAgent, ESPlayer
     from epo_isaac.networks import EPONetworkBuilder
     from epo_isaac.players import EPOPlayer, PPOAgent, PPOPlayer
 
@@ -25,3 +26,5 @@ def register(runner: Any) -> None:
     runner.algo_factory.register_builder("a2c_continuous", lambda **kwargs: PPOAgent(**kwargs))
     runner.player_factory.register_builder("epo", lambda **kwargs: EPOPlayer(**kwargs))
     runner.player_factory.register_builder("a2c_continuous", lambda **kwargs: PPOPlayer(**kwargs))
+    runner.algo_factory.register_builder("es", lambda **kwargs: ESAgent(**kwargs))
+    runner.player_factory.register_builder("es", lambda **kwargs: ESPlayer(**kwargs))

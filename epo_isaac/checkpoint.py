@@ -30,7 +30,7 @@ PICKLE_MAGIC = b"\x80"  # the legacy torch.save format starts with a pickle prot
 # meta key -> the override that sets it (the name a user passes to change it)
 LAYOUT_OVERRIDES = {"num_agents": "train.population.size", "latent_dim": "train.population.latent_dim",
                     "num_envs": "task.num_envs", "rnn": "train.network.lstm_units"}
-TRAIN_CONFIG = {"epo": "EPO", "sapg": "SAPG", "ppo": "PPO"}
+TRAIN_CONFIG = {"epo": "EPO", "sapg": "SAPG", "ppo": "PPO", "es": "ES"}
 
 
 class IncompatibleCheckpointError(CheckpointError, ValueError):
@@ -212,8 +212,9 @@ def _config_name(algo: str) -> str:
     return TRAIN_CONFIG.get(algo, algo)
 
 
-def _is_population(algo: str) -> bool:
-    return algo in ("epo", "sapg")
+def _family(algo: str) -> str:
+    """Algorithms whose checkpoints load into each other share a family (EPO and SAPG share the network)."""
+    return "epo" if algo in ("epo", "sapg") else algo
 
 
 def _dims(meta: dict[str, Any]) -> str:
@@ -222,11 +223,11 @@ def _dims(meta: dict[str, Any]) -> str:
 
 
 def check_algorithm(path: str, saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise :class:`IncompatibleCheckpointError` when a PPO checkpoint meets an EPO/SAPG run or vice versa
-    (EPO and SAPG share the network, so each loads the other's checkpoints)."""
+    """Raise :class:`IncompatibleCheckpointError` when the checkpoint's algorithm family differs from this run's
+    (PPO, ES, and EPO/SAPG, which share the network, so each loads the other's checkpoints)."""
     old, new = saved["algo"], current["algo"]
-    if _is_population(old) != _is_population(new):
-        others = "a train=PPO run" if new == "ppo" else "a train=EPO or train=SAPG run"
+    if _family(old) != _family(new):
+        others = {"ppo": "a train=PPO run", "es": "a train=ES run"}.get(new, "a train=EPO or train=SAPG run")
         raise IncompatibleCheckpointError(
             f"checkpoint {path} was written by train={_config_name(old)}, this run is train={_config_name(new)}; "
             f"pass train={_config_name(old)}, or a checkpoint of {others}")

@@ -15,13 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from epo_isaac.errors import UserError
+from epo_isaac.es_config import ESTrainConfig, check_es, es_params
 from epo_isaac.gate import GATES
 from epo_isaac.genetic import FITNESS, GA_MODES
 from epo_isaac.genetic import GeneticConfig as GeneticSettings
 from epo_isaac.networks import LOG_STD_MODES
 from epo_isaac.run_config import schema_error
 
-ALGOS = ("epo", "sapg", "ppo")
+ALGOS = ("epo", "sapg", "ppo", "es")
 
 
 class ConfigError(UserError, ValueError):
@@ -155,14 +156,17 @@ class PPOConfig:
 @dataclass
 class TrainConfig:
     algo: str = "epo"
-    """``epo``, ``sapg`` (our agent, GA off) or ``ppo`` (stock rl_games continuous A2C)."""
+    """``epo``, ``sapg`` (our agent, GA off), ``ppo`` (stock rl_games continuous A2C) or ``es`` (OpenAI-ES, which
+    reads only ``es`` and ``video_interval``)."""
     population: PopulationConfig = field(default_factory=PopulationConfig)
     off_policy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
     ga: GeneticConfig = field(default_factory=GeneticConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    es: ESTrainConfig = field(default_factory=ESTrainConfig)
     video_interval: int = 0
-    """Epochs between videos of the master policy (0: none; tasks with a renderer only)."""
+    """Epochs (ES: iterations) between videos of the master policy (ES: the unperturbed policy θ); 0: none;
+    tasks with a renderer only."""
 
 
 def _choice(value: str, valid: tuple[str, ...], key: str) -> None:
@@ -193,6 +197,11 @@ def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
     _choice(tc.network.log_std, LOG_STD_MODES, "network.log_std")
     _choice(tc.ppo.lr_schedule, ("adaptive", "linear", "constant"), "ppo.lr_schedule")
     _choice(tc.ppo.value_target, ("gae", "nstep"), "ppo.value_target")
+    if tc.algo == "es":
+        try:
+            check_es(tc.es)
+        except UserError as err:
+            raise ConfigError(str(err)) from None
     if tc.population.size < 1:
         raise ConfigError(f"train.population.size must be >= 1, got {tc.population.size}")
     try:
@@ -299,8 +308,13 @@ def rl_games_params(
     train_dir: str,
     experiment: str,
     torch_threads: int,
+    world_size: int = 1,
 ) -> dict[str, Any]:
-    """The ``{"params": ...}`` dict for ``rl_games.torch_runner.Runner.load``."""
+    """The ``{"params": ...}`` dict for ``rl_games.torch_runner.Runner.load`` (ES: :func:`es_params`)."""
+    if tc.algo == "es":
+        return es_params(tc.es, video_interval=tc.video_interval, name=name, num_envs=num_envs,
+                         env_name=env_name, seed=seed, device=device, train_dir=train_dir, experiment=experiment,
+                         torch_threads=torch_threads, world_size=world_size)
     check_layout(num_envs, tc)
     p = tc.ppo
     is_ppo = tc.algo == "ppo"

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -207,6 +208,15 @@ def population_noise(seed: int, generation: int, population_size: int, dim: int,
     return torch.stack((half, -half), dim=1).reshape(population_size, dim)
 
 
+def usable_members(fitness: Tensor, antithetic: bool) -> Tensor:
+    """``[P]`` bool: the candidates whose fitness enters the update — finite ones, and with ``antithetic`` only
+    pairs (2k, 2k+1) whose both members are finite (a lone mirror would bias the estimate of eq. 3)."""
+    ok = torch.isfinite(fitness)
+    if antithetic:
+        ok = ok.view(-1, 2).all(dim=1).repeat_interleave(2)
+    return ok
+
+
 # ----------------------------------------------------------------------------------------------- modules
 
 
@@ -341,10 +351,15 @@ class OpenAIES:
         Returns:
             ``fitness_mean``, ``fitness_max``, ``fitness_min``, ``fitness_std``; ``grad_norm`` (‖ĝ‖ before
             weight decay), ``update_norm`` (‖Δθ‖), ``theta_norm`` (after the step); ``sigma`` and
-            ``learning_rate`` used for this generation; ``generation``, the index of the generation told.
+            ``learning_rate`` used for this generation; ``generation``, the index of the generation told;
+            ``excluded``, how many candidates were left out. Fitness statistics are over the candidates used.
+
+        A candidate with NaN/inf fitness is left out of the update (with its mirrored partner when
+        ``antithetic``, so the pairs stay balanced) and named in a ``UserWarning``.
 
         Raises:
-            ValueError: without a pending ask, on a shape other than ``[P]``, or on NaN/inf fitness.
+            ValueError: without a pending ask, on a shape other than ``[P]``, or when fewer than two candidates
+                (one pair) have finite fitness.
         """
         if self._pending is None:
             raise ValueError("tell() needs a pending ask(): call ask() first, then tell() once with its fitness")
@@ -353,11 +368,17 @@ class OpenAIES:
         if fit.shape != (size,):
             raise ValueError(f"fitness must have shape [population_size] = [{size}], got {tuple(fit.shape)}")
         fit = fit.to(device=self.device, dtype=torch.float64)  # rank in full precision: no float32 ties
-        bad = torch.nonzero(~torch.isfinite(fit)).flatten().tolist()
-        if bad:
-            raise ValueError(f"fitness must be finite; NaN/inf at candidate indices {bad[:10]}")
-        shaped = centered_ranks(fit) if self.config.rank_shaping else fit
-        grad = es_gradient(self._pending, shaped, self.sigma)
+        used = usable_members(fit, self.config.antithetic)
+        excluded = torch.nonzero(~used).flatten().tolist()
+        if int(used.sum()) < 2:
+            raise ValueError(f"fitness must be finite for at least two candidates (one mirrored pair); NaN/inf at "
+                             f"candidate indices {torch.nonzero(~torch.isfinite(fit)).flatten().tolist()[:10]}")
+        if excluded:
+            warnings.warn(f"OpenAI-ES generation {self.generation}: non-finite fitness at candidate indices "
+                          f"{torch.nonzero(~torch.isfinite(fit)).flatten().tolist()[:10]}; excluded from the update"
+                          + (" with their mirrored partners" if self.config.antithetic else ""), stacklevel=2)
+        shaped = centered_ranks(fit[used]) if self.config.rank_shaping else fit[used]
+        grad = es_gradient(self._pending[used], shaped, self.sigma)
         before = self._theta.clone()
         for group in self._optimizer.param_groups:
             group["lr"] = self.learning_rate
@@ -365,17 +386,19 @@ class OpenAIES:
         self._optimizer.step()
         self._theta.grad = None
         update = self._theta - before
+        good = fit[used]
         stats = {
-            "fitness_mean": fit.mean().item(),
-            "fitness_max": fit.max().item(),
-            "fitness_min": fit.min().item(),
-            "fitness_std": fit.std().item(),
+            "fitness_mean": good.mean().item(),
+            "fitness_max": good.max().item(),
+            "fitness_min": good.min().item(),
+            "fitness_std": good.std().item(),
             "grad_norm": grad.norm().item(),
             "update_norm": update.norm().item(),
             "theta_norm": self._theta.norm().item(),
             "sigma": self.sigma,
             "learning_rate": self.learning_rate,
             "generation": float(self.generation),
+            "excluded": float(len(excluded)),
         }
         self._pending = None
         self.generation += 1

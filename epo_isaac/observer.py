@@ -103,11 +103,16 @@ class ProgressObserver(AlgoObserver):
         algo.writer.add_scalar("performance/epoch_fps", fps, frame)
         if epoch_num % self.print_every:
             return
-        parts = [f"epoch {epoch_num}" + (f"/{max_epochs}" if max_epochs > 0 else ""),
+        word = getattr(algo, "epoch_word", "epoch")  # ES counts iterations
+        parts = [f"{word} {epoch_num}" + (f"/{max_epochs}" if max_epochs > 0 else ""),
                  f"frames {algo.frame:,}" + (f"/{max_frames:,}" if max_frames > 0 else ""), f"fps {fps:,.0f}",
                  f"elapsed {clock(elapsed)}", f"ETA {clock(eta)}", f"return {_fmt(row['return'])}"]
         if "master/return" in summary:
             parts.append(f"master return {_fmt(summary['master/return'])}")
+        if "test/return" in summary:
+            parts.append(f"test return {_fmt(summary['test/return'])} (best {_fmt(summary['test/best_return'])})")
+        if "es/sigma" in summary:
+            parts.append(f"σ {summary['es/sigma']:.4g}")
         if "master/successes" in summary:
             parts.append(f"master successes {_fmt(summary['master/successes'])}")
         if "master/lift_rate" in summary:

@@ -31,6 +31,7 @@ class RunConfig:
     video_steps: int = 300
     experiment: str = ""
     max_epochs: int | None = None
+    multi_gpu: bool = False
     debug: bool = False
     wandb_activate: bool = False
     wandb_project: str = "epo_isaac"

@@ -74,21 +74,27 @@ Recorder = Callable[..., Any]
 ``successes`` (:func:`tasks.render.record_video`)."""
 
 
-def film(task: Any, record_video: Recorder, model: Any, num_steps: int, path: str | Path,
-         agent: int | None = None) -> Any:
-    """Film ``model``'s deterministic policy on ``task`` (a renderable task, e.g. from
-    :func:`tasks.make_viewer`; the caller closes it) for ``num_steps`` control steps into ``path`` with
-    ``record_video``. Returns what ``record_video`` returns.
+def policy_of(owner: Any, num_envs: int, agent: int | None = None) -> Any:
+    """The deterministic policy of a trainer or player: its own ``video_policy(num_envs)`` when it has one
+    (``train=ES``), else :class:`ModelPolicy` over its rl_games ``model`` (``agent``'s latent for EPO/SAPG)."""
+    if hasattr(owner, "video_policy"):
+        return owner.video_policy(num_envs)
+    return ModelPolicy(owner.model, num_envs, agent)
+
+
+def film(task: Any, record_video: Recorder, policy: Any, num_steps: int, path: str | Path) -> Any:
+    """Film ``policy`` (obs ``[N, O]`` → actions ``[N, A]``, with ``on_done(done [N])``; :func:`policy_of`) on
+    ``task`` (a renderable task, e.g. from :func:`tasks.make_viewer`; the caller closes it) for ``num_steps``
+    control steps into ``path`` with ``record_video``. Returns what ``record_video`` returns.
 
     Raises:
         NotImplementedError: the task has no offscreen renderer.
     """
-    policy = ModelPolicy(model, task.num_envs, agent)
     return record_video(task, policy, num_steps, str(path), on_done=policy.on_done)
 
 
 class VideoObserver(AlgoObserver):
-    """Every ``interval`` epochs, films the master (agent 0's latent for EPO/SAPG, the policy for PPO) for
+    """Every ``interval`` epochs, films the master (agent 0's latent for EPO/SAPG, the policy for PPO, θ for ES) for
     ``num_steps`` control steps into ``<out_dir>/epoch_<n>.mp4`` and logs it to wandb as ``videos/master``.
 
     A task that cannot render disables the videos with one warning; training goes on.
@@ -111,11 +117,12 @@ class VideoObserver(AlgoObserver):
         if self.interval <= 0 or epoch_num % self.interval:
             return
         path = self.out_dir / f"epoch_{epoch_num:06d}.mp4"
-        is_epo = hasattr(self.algo.model.a2c_network, "latents")
+        model = getattr(self.algo, "model", None)
+        is_epo = model is not None and hasattr(model.a2c_network, "latents")
         task = self.make_viewer()
         try:
-            result = film(task, self.record_video, self.algo.model, self.num_steps, path,
-                          agent=0 if is_epo else None)
+            policy = policy_of(self.algo, task.num_envs, agent=0 if is_epo else None)
+            result = film(task, self.record_video, policy, self.num_steps, path)
         except NotImplementedError as err:
             self.say(f"[epo_isaac] videos disabled: {err}")
             self.interval = 0

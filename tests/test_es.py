@@ -248,8 +248,8 @@ def test_bad_tell_inputs() -> None:
         es.tell(torch.zeros(5))
     with pytest.raises(ValueError, match=r"fitness must have shape"):
         es.tell(torch.zeros(4, 1))
-    with pytest.raises(ValueError, match=r"finite.*\[2\]"):
-        es.tell(torch.tensor([0.0, 1.0, float("nan"), 2.0]))
+    with pytest.raises(ValueError, match=r"at least two.*\[1, 2\]"):
+        es.tell(torch.tensor([0.0, float("nan"), float("nan"), 2.0]))
     es.tell([0.0, 1.0, 2.0, 3.0])  # the failed tells kept the ask pending; plain lists work
     with pytest.raises(ValueError, match="ask"):
         es.tell(torch.zeros(4))
@@ -266,3 +266,18 @@ def test_bad_params_and_vectors() -> None:
         OpenAIES(torch.zeros(3), ESConfig(), seed=-1)
     with pytest.raises(ValueError, match=r"\[4\]"):
         load_vector(torch.nn.Linear(3, 1), torch.zeros(5))
+
+
+def test_nonfinite_fitness_excludes_the_pair_and_names_it() -> None:
+    """A NaN member is named in a warning and left out with its mirror; the step equals a tell on the rest."""
+    config = ESConfig(population_size=6, sigma=0.1, optimizer="sgd", momentum=0.0, weight_decay=0.0)
+    es = OpenAIES(torch.zeros(3), config, seed=3)
+    eps = es.noise(0)
+    es.ask()
+    with pytest.warns(UserWarning, match=r"indices \[3\]; excluded .* mirrored partners"):
+        stats = es.tell(torch.tensor([1.0, 2.0, 0.5, float("nan"), 3.0, -1.0]))
+    assert stats["excluded"] == 2.0
+    kept = torch.tensor([0, 1, 4, 5])
+    shaped = centered_ranks(torch.tensor([1.0, 2.0, 3.0, -1.0], dtype=torch.float64))
+    expected = config.learning_rate * es_gradient(eps[kept].double(), shaped, 0.1)
+    torch.testing.assert_close(es.theta.double(), expected, rtol=1e-5, atol=1e-7)
