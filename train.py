@@ -229,8 +229,8 @@ def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, vi
     (the last epoch in which a master episode finished), GA generations, where checkpoints and videos are."""
     last = history[-1]
     parts = [f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {seconds:.0f} s"]
-    for key, label in (("master/return", "master return"), ("test/return", "test return"), ("master/successes", "master successes"),
-                       ("master/lift_rate", "master lift rate")):
+    for key, label in (("master/return", "master return"), ("test/return", "test return"),
+                       ("master/successes", "master successes"), ("master/lift_rate", "master lift rate")):
         values = [h[key] for h in history if key in h and h[key] == h[key]]
         if values:
             parts.append(f"last {label} {values[-1]:.2f} (best {max(values):.2f})")

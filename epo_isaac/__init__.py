@@ -1,8 +1,8 @@
 """epo_isaac: Evolutionary Policy Optimization as an rl_games agent.
 
 ``register(runner)`` adds algo ``epo`` (EPO and SAPG), its player, the ``epo_actor_critic``
-network, the PPO baseline's agent and player, and OpenAI-ES (algo ``es``, its player) (checked, atomic, exactly resumable checkpoints) to an
-``rl_games.torch_runner.Runner``.
+network, OpenAI-ES (algo ``es`` and its player), and the PPO baseline's agent and player (checked, atomic,
+exactly resumable checkpoints) to an ``rl_games.torch_runner.Runner``.
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ class ESAgent:
         run_dir = Path(config["train_dir"]) / config["full_experiment_name"]
         self.nn_dir = run_dir / "nn"
         self.writer = SummaryWriter(str(run_dir / "summaries")) if self.ranks.is_main else _NullWriter()
+        self.games_to_track, self.ppo_device = 100, self.device  # read by rl_games' DefaultAlgoObserver
         self.observer = config.get("features", {}).get("observer")
         self.say = getattr(self.observer, "say", print)
         if self.observer is not None:

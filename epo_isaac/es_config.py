@@ -122,8 +122,9 @@ def es_layout(num_envs: int, es: ESTrainConfig, world_size: int = 1) -> tuple[in
     local = p // world_size
     if num_envs % local:
         where = f" per rank ({world_size} ranks, {local} members each)" if world_size > 1 else ""
+        example = local * max(1, round(num_envs / local))
         raise UserError(f"train.es.population_size={p} does not divide task.num_envs={num_envs}{where} into whole "
-                        f"blocks; pick num_envs as a multiple of {local} (e.g. {local * max(1, round(num_envs / local))})")
+                        f"blocks; pick num_envs as a multiple of {local} (e.g. {example})")
     block = num_envs // local
     episodes = es.episodes_per_member or block
     if episodes % block:

@@ -134,6 +134,8 @@ class ObserverGroup(AlgoObserver):
     def __init__(self, *observers: AlgoObserver) -> None:
         super().__init__()
         self.observers = observers
+        # where an agent's own console lines go (ES reports excluded members): the first observer's ``say``
+        self.say: Callable[[str], None] = next((o.say for o in observers if hasattr(o, "say")), print)
 
     def before_init(self, base_name: str, config: dict[str, Any], experiment_name: str) -> None:
         for o in self.observers:

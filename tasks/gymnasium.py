@@ -115,6 +115,7 @@ class GymnasiumTask(BatchedTask):
         self._low = space.low.astype(np.float32)
         self._span = (space.high - space.low).astype(np.float32)
         self._seed = seed
+        self._seeded = False
         self.render_mode = render_mode
         render_fps = (self.envs.metadata or {}).get("render_fps")
         self.control_dt = 1.0 / float(render_fps) if render_fps else 1.0 / 30.0
@@ -123,7 +124,10 @@ class GymnasiumTask(BatchedTask):
         return torch.as_tensor(obs, dtype=torch.float32, device=self.device).reshape(self.num_envs, -1)
 
     def reset(self) -> torch.Tensor:
-        obs, _ = self.envs.reset(seed=self._seed)
+        """Reset every env. The first reset seeds env i with ``seed + i``; later ones continue each env's random
+        stream (so repeated resets, e.g. one per ES iteration, see new start states)."""
+        obs, _ = self.envs.reset(seed=None if self._seeded else self._seed)
+        self._seeded = True
         return self._obs(obs)
 
     def step(
@@ -176,6 +180,7 @@ class GymnasiumTask(BatchedTask):
             return
         self.envs.envs = [gym_state.restore(env, snap) for env, snap in zip(envs, snaps, strict=True)]
         self._restored = True
+        self._seeded = True  # the envs' random streams were restored: a later reset continues them
 
     def close(self) -> None:
         self.envs.close()

@@ -25,7 +25,8 @@ def test_every_train_config_composes_and_parses(name: str) -> None:
     assert tc.algo == name.lower()
     params = rl_games_params(tc, name="x", num_envs=int(cfg.task.num_envs), env_name="e", seed=0,
                              device="cpu", train_dir="/tmp", experiment="x", torch_threads=1)
-    assert params["params"]["algo"]["name"] == ("a2c_continuous" if name == "PPO" else "epo")
+    expected = {"PPO": "a2c_continuous", "ES": "es"}.get(name, "epo")
+    assert params["params"]["algo"]["name"] == expected
 
 
 @pytest.mark.parametrize("name", TASK_FILES)
