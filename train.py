@@ -127,6 +127,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
         world_size=world_size,
     )
+    params["params"]["config"]["max_seconds"] = float(cfg.max_seconds)  # read by ES; the observer ends others
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
@@ -152,7 +153,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim,
             **settings))
         wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
-        observer = ProgressObserver(say=say)
+        observer = ProgressObserver(say=say, max_seconds=0.0 if tc.algo == "es" else float(cfg.max_seconds))
         videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps),
                                run_dir / "videos", wandb_run, say=say)
         runner = Runner(ObserverGroup(observer, videos))

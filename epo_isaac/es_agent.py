@@ -123,6 +123,7 @@ class ESAgent:
             else None
         self.max_steps = 10 * self.episodes_per_env * max(int(task.max_episode_length), 1) + 100
         self.max_epochs, self.max_frames = es.max_iterations, es.max_frames
+        self.max_seconds = float(config.get("max_seconds", 0.0))  # top-level max_seconds: this session's budget
         self.epoch_num = self.frame = self.curr_frames = 0
         self.seconds = 0.0  # wall-clock of earlier sessions of this run (resume)
         self.best_test, self.goal_streak, self.last_test = -float("inf"), 0, float("nan")
@@ -239,20 +240,19 @@ class ESAgent:
         return self.best_test, self.epoch_num
 
     def is_last_iteration(self, session_seconds: float) -> bool:
-        """Whether the budget (iterations, frames, seconds) ends after the current iteration."""
-        es = self.es_cfg
-        return ((es.max_iterations > 0 and self.epoch_num >= es.max_iterations)
-                or (es.max_frames > 0 and self.frame + self.curr_frames >= es.max_frames)
-                or (es.max_seconds > 0 and self.seconds + session_seconds >= es.max_seconds))
+        """Whether the budget (iterations, frames, this session's seconds) ends with the current iteration, so
+        that it gets a test (the same on every rank: rank 0's clock decides)."""
+        return self.ranks.agree(self._spent(session_seconds, self.frame + self.curr_frames))
+
+    def _spent(self, session_seconds: float, frames: int) -> bool:
+        return ((self.max_epochs > 0 and self.epoch_num >= self.max_epochs)
+                or (self.max_frames > 0 and frames >= self.max_frames)
+                or (self.max_seconds > 0 and session_seconds >= self.max_seconds))
 
     def should_stop(self, session_seconds: float) -> bool:
         """Budget spent or ``reward_goal`` held for ``consecutive_goal_stopping`` tests (decided identically on
-        every rank: the wall clock of rank 0 decides)."""
-        es = self.es_cfg
-        done = ((es.max_iterations > 0 and self.epoch_num >= es.max_iterations)
-                or (es.max_frames > 0 and self.frame >= es.max_frames)
-                or (es.max_seconds > 0 and self.seconds + session_seconds >= es.max_seconds)
-                or self.goal_streak >= es.consecutive_goal_stopping)
+        every rank: rank 0's clock decides)."""
+        done = self._spent(session_seconds, self.frame) or self.goal_streak >= self.es_cfg.consecutive_goal_stopping
         return self.ranks.agree(done)
 
     # ------------------------------------------------------------------------------------------- checkpoints

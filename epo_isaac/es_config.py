@@ -45,8 +45,6 @@ class ESTrainConfig:
     """Iterations (generations) in the run; the top-level ``max_epochs=`` sets it too. 0: no limit."""
     max_frames: int = -1
     """Stop after this many env steps (tests included); -1: no limit."""
-    max_seconds: float = 0.0
-    """Stop after this much wall-clock time in seconds (all sessions of a resumed run); 0: no limit."""
     test_interval: int = 10
     """Iterations between tests of the unperturbed policy θ (one episode per env); the last iteration is always
     tested. 0: only the last."""
@@ -96,16 +94,15 @@ def check_es(es: ESTrainConfig) -> None:
             raise UserError(f"train.es.{key} must be >= 0, got {value}")
     if es.consecutive_goal_stopping < 1:
         raise UserError(f"train.es.consecutive_goal_stopping must be >= 1, got {es.consecutive_goal_stopping}")
-    if es.max_seconds < 0 or es.obs_clip <= 0:
-        raise UserError(f"train.es.max_seconds must be >= 0 and train.es.obs_clip > 0, got {es.max_seconds} and "
-                        f"{es.obs_clip}")
+    if es.obs_clip <= 0:
+        raise UserError(f"train.es.obs_clip must be > 0, got {es.obs_clip}")
     if es.activation not in ACTIVATIONS:
         raise UserError(f"train.es.activation={es.activation!r} is not valid; choose one of {sorted(ACTIVATIONS)}")
     if any(u < 1 for u in es.units):
         raise UserError(f"train.es.units must be widths >= 1 (e.g. [64, 64]), got {list(es.units)}")
-    if es.max_iterations == 0 and es.max_frames <= 0 and es.max_seconds == 0 and es.reward_goal is None:
-        raise UserError("train.es has no stopping rule: set max_iterations (or max_epochs=), max_frames, "
-                        "max_seconds or reward_goal")
+    if es.max_iterations == 0 and es.max_frames <= 0 and es.reward_goal is None:
+        raise UserError("train.es has no stopping rule: set max_iterations (or max_epochs=), max_frames or "
+                        "reward_goal")
 
 
 def es_layout(num_envs: int, es: ESTrainConfig, world_size: int = 1) -> tuple[int, int, int]:

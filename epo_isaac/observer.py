@@ -49,9 +49,10 @@ class ProgressObserver(AlgoObserver):
     and, for agents without their own population stats (stock PPO), logs task extras to TensorBoard."""
 
     def __init__(self, print_every: int = 1, say: Callable[[str], None] = print,
-                 clock_fn: Callable[[], float] = time.perf_counter) -> None:
+                 clock_fn: Callable[[], float] = time.perf_counter, max_seconds: float = 0.0) -> None:
         super().__init__()
         self.print_every = print_every
+        self.max_seconds = max_seconds  # wall-clock budget of this session (0: none); ends the run after an epoch
         self.say = say  # where the epoch line goes (train.py: the console and the run's log)
         self.now = clock_fn
         self.algo: Any = None
@@ -93,12 +94,18 @@ class ProgressObserver(AlgoObserver):
         self._last_time = now
         done = budget_done(epoch_num, algo.frame, max_epochs, max_frames)
         elapsed = now - self._start[0]
+        if self.max_seconds > 0:
+            done = max(done or 0.0, min(1.0, elapsed / self.max_seconds))
+            if elapsed >= self.max_seconds and (max_epochs <= 0 or epoch_num < max_epochs):
+                algo.max_epochs = epoch_num  # rl_games (and ES) end the run after this epoch, with a checkpoint
+                self.say(f"[epo_isaac] max_seconds={self.max_seconds:g} reached after {clock(elapsed)}: last epoch")
         eta = eta_seconds(elapsed, self._start[1] or 0.0, done) if done is not None else None
         mean_return = None
         if algo.game_rewards.current_size > 0:
             mean_return = float(np.asarray(algo.game_rewards.get_mean()).reshape(-1)[0])
         row = {"epoch": epoch_num, "frames": algo.frame, "fps": fps, "epoch_seconds": seconds,
                "return": float(mean_return) if mean_return is not None else float("nan"), **summary}
+        row["seconds"] = elapsed  # wall-clock since this session started (curves against time)
         self.history.append(row)
         algo.writer.add_scalar("performance/epoch_fps", fps, frame)
         if epoch_num % self.print_every:

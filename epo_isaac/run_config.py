@@ -32,6 +32,7 @@ class RunConfig:
     experiment: str = ""
     max_epochs: int | None = None
     multi_gpu: bool = False
+    max_seconds: float = 0.0
     debug: bool = False
     wandb_activate: bool = False
     wandb_project: str = "epo_isaac"
@@ -84,6 +85,8 @@ def check_run_config(cfg: DictConfig) -> None:
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
         raise UserError(f"task.num_envs={num_envs}: expected a positive integer")
     check_device(str(merged.device))
+    if merged.max_seconds < 0:
+        raise UserError(f"max_seconds={merged.max_seconds}: expected seconds >= 0 (0: no wall-clock limit)")
 
 
 def check_device(device: str) -> None:

@@ -76,6 +76,11 @@ def test_goal_stopping_after_exactly_consecutive_tests(tmp_path: Path) -> None:
     assert [h["test/goal_streak"] for h in result["history"]] == [1.0, 2.0, 3.0]
 
 
+def test_max_seconds_ends_with_a_tested_iteration(tmp_path: Path) -> None:
+    result = _run(tmp_path, "time", ["max_epochs=50", "max_seconds=0.001", "train.es.test_interval=10"])
+    assert [h["epoch"] for h in result["history"]] == [1] and "test/return" in result["history"][0]
+
+
 def test_play_films_the_es_policy(es_run: dict, tmp_path: Path) -> None:
     best = Path(es_run["run_dir"], "nn", "Pendulum.pth")
     result = _run(tmp_path, "play", ["test=true", f"checkpoint={best}", "video_steps=10"])

@@ -57,3 +57,19 @@ def test_observer_line_on_a_fake_clock_after_a_resume() -> None:
     frames.frame = 100
     observer.after_print_stats(100, 1, now[0])
     assert "frames 100/1,000" in lines[-1] and "ETA 00:09" in lines[-1]
+
+
+def test_max_seconds_ends_the_run_after_the_epoch_that_passes_it() -> None:
+    now = [0.0]
+    lines: list[str] = []
+    observer = ProgressObserver(say=lines.append, clock_fn=lambda: now[0], max_seconds=5.0)
+    algo = _algo(frame=0, max_epochs=100, max_frames=-1)
+    observer.after_init(algo)
+    for epoch in (1, 2, 3):
+        now[0] += 2.0
+        algo.frame += 100
+        observer.after_print_stats(algo.frame, epoch, now[0])
+        assert algo.max_epochs == (100 if epoch < 3 else 3)  # rl_games stops when epoch_num >= max_epochs
+    assert "ETA 00:01" in lines[1]  # the time budget is the limit reached first: 4 of 5 s spent, 1 left
+    assert "max_seconds=5 reached after 00:06: last epoch" in lines[-1]
+    assert [h["seconds"] for h in observer.history] == [2.0, 4.0, 6.0]
