@@ -71,5 +71,5 @@ def test_max_seconds_ends_the_run_after_the_epoch_that_passes_it() -> None:
         observer.after_print_stats(algo.frame, epoch, now[0])
         assert algo.max_epochs == (100 if epoch < 3 else 3)  # rl_games stops when epoch_num >= max_epochs
     assert "ETA 00:01" in lines[1]  # the time budget is the limit reached first: 4 of 5 s spent, 1 left
-    assert "max_seconds=5 reached after 00:06: last epoch" in lines[-1]
+    assert "max_seconds=5 reached after 00:06: last epoch" in lines[-2]
     assert [h["seconds"] for h in observer.history] == [2.0, 4.0, 6.0]
