@@ -121,7 +121,8 @@ class ESAgent:
         self.optimizer = OpenAIES(self.policy, es_optimizer_config(es), seed=self.seed, device=self.device)
         self.normalizer = ObsNormalizer(task.num_obs, es.obs_clip, device=self.device) if es.obs_normalization \
             else None
-        self.max_steps = 10 * self.episodes_per_env * max(int(task.max_episode_length), 1) + 100
+        # a guard against tasks that never end an episode; Allegro-Kuka episodes may run many goals long
+        self.max_steps = 100 * self.episodes_per_env * max(int(task.max_episode_length), 1) + 1000
         self.max_epochs, self.max_frames = es.max_iterations, es.max_frames
         self.max_seconds = float(config.get("max_seconds", 0.0))  # top-level max_seconds: this session's budget
         self.epoch_num = self.frame = self.curr_frames = 0

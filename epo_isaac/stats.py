@@ -65,6 +65,6 @@ class EpochStats:
                 out[f"master/{key}"] = means[0].item()
         for name, total in self.terms.items():
             out[f"reward_terms/{name}"] = (total / max(self.steps, 1)).item()
-        for name, value in self.scalars.items():
-            out[f"task/{name}"] = value
+        for name, value in self.scalars.items():  # a name with its own group ("sim/...") is kept as it is
+            out[name if "/" in name else f"task/{name}"] = value
         return out

@@ -81,6 +81,11 @@ def test_max_seconds_ends_with_a_tested_iteration(tmp_path: Path) -> None:
     assert [h["epoch"] for h in result["history"]] == [1] and "test/return" in result["history"][0]
 
 
+def test_videos_of_theta_during_training(tmp_path: Path) -> None:
+    result = _run(tmp_path, "video", ["max_epochs=2", "train.video_interval=2", "video_steps=5"])
+    assert [p.name for p in (Path(result["run_dir"]) / "videos").iterdir()] == ["epoch_000002.mp4"]
+
+
 def test_play_films_the_es_policy(es_run: dict, tmp_path: Path) -> None:
     best = Path(es_run["run_dir"], "nn", "Pendulum.pth")
     result = _run(tmp_path, "play", ["test=true", f"checkpoint={best}", "video_steps=10"])

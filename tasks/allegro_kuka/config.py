@@ -1,7 +1,7 @@
 """Typed settings of the Allegro-Kuka tasks (spec defaults; §1, §2.5, §4, §5, §7, §8).
 
 Light module (no torch / mujoco import) shared by ``registry.py`` (the factories' keyword arguments)
-and ``task.py``.
+and ``task.py``. Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every function here is a pure function over tensors (no simulator, no state mutation): a state
 update such as "best distance so far" returns the new value and the caller stores it.
-Spec: /work/shared/specs/allegro_kuka.md (section numbers in the docstrings).
+Spec: docs/spec/allegro_kuka.md (section numbers in the docstrings).
 Rewards live in ``rewards.py``, observations in ``observations.py``, random sampling in ``sampling.py``.
 """
 
@@ -291,7 +291,7 @@ def compute_resets(
 
 def fill_uninitialised(best: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     """Best-so-far distances are negative when "uninitialised" (after a reset / new goal); they take
-    the current distance at the next observation, so the first progress reward is zero (§7).
+    the distance after the next physics step, so the first progress reward is zero (§7).
 
     Args:
         best, current: same shape (``[N]`` or ``[N, F]``, m).

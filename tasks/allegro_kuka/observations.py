@@ -6,6 +6,7 @@ Two arms (A = 2): 160 + 9K entries -> 196 / 169. Layouts: spec §6.1 and §6.2, 
 :class:`ObservationBuffer` writes each part straight into its slice of a preallocated ``[N, O]`` buffer
 (one torch op per part, no concatenation: the per-step cost is op count, not arithmetic, at N <= 4096);
 :func:`observations` is the same computation into a fresh buffer.
+Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

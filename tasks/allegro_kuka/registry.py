@@ -5,6 +5,7 @@ arguments with the spec defaults, so an unknown setting raises ``TypeError``. ``
 settings (e.g. ``{"backend": "mujoco", "num_threads": 0, "substeps": 2, "physics_dt": 1/120}``).
 Defaults: spec §1 (episode lengths), §5 (success, curriculum), §7 (rewards), §4.5 (forces), §9 (throw),
 §10 and §13 (two arms). The heavy task module is imported only when a task is built.
+Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

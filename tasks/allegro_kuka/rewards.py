@@ -2,6 +2,7 @@
 
 The latched "lifted" flag and the best-so-far distances are state: their updates are separate
 functions (``update_lifted`` here, ``kernels.update_best``); ``reward_terms`` only evaluates.
+Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 shapes sized from the collision-mesh bounding boxes (§3.4), task points (§3.5) and PD drives (§2.4).
 
 Quaternions here are MuJoCo's (w, x, y, z). URDF origin rpy = fixed-axis roll, pitch, yaw: R = Rz·Ry·Rx.
+Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 All functions take an explicit ``torch.Generator`` so a task seeded once replays exactly.
 Positions are in the env frame (m), quaternions (x, y, z, w). Spec sections in the docstrings.
+Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

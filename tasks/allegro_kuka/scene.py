@@ -16,7 +16,7 @@ Built from primitive shapes only (spec §2–§4, §9, §10, §13). Public API (
   - mocap bodies: 0 = goal marker (if any), then the bucket (throw) — see ``SceneInfo.mocap_names``.
 * Cuboid families (§4.1): ``cuboid_scales(small, big, sticks)`` and ``assign_objects(num_envs, scales)``.
 
-Units: m, rad, kg. World frame = env frame (the single arm's base at (0, 0.8, 0)).
+Units: m, rad, kg. World frame = env frame (the single arm's base at (0, 0.8, 0)). Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations

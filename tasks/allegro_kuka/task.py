@@ -2,7 +2,7 @@
 
 Orchestration only — actions -> PD targets -> ``sim.step()`` -> pure kernels -> resets -> observations.
 The maths lives in ``kernels.py``, ``rewards.py``, ``observations.py`` and ``sampling.py``; the scene
-in ``scene.py``; the physics in ``tasks/sim``. Spec: /work/shared/specs/allegro_kuka.md.
+in ``scene.py``; the physics in ``tasks/sim``. Spec: docs/spec/allegro_kuka.md.
 
 Step order (one control step at 60 Hz):
   1. targets from actions (§2.5); random object force (§4.5); physics; curriculum check (§5.3).
@@ -160,6 +160,7 @@ class AllegroKukaTask(BatchedTask):
             object_linvel=sim.body_linvel[:, ob], object_angvel=sim.body_angvel[:, ob],
             fingertips=self._fingertips, object_scales=self.object_scales)
         self._needs_reset = True  # no goals yet: step() refuses to run before reset()
+        self.unstable_resets = 0  # envs reset because MuJoCo reset their diverged world (sim.unstable)
         # curriculum (§5.3), part of get_state
         self.success_tolerance = cfg.success_tolerance
         self.last_curriculum_update = 0
@@ -217,10 +218,13 @@ class AllegroKukaTask(BatchedTask):
         self.progress += 1
         self._curriculum()
 
+        unstable = self.sim.unstable  # MuJoCo reset these worlds to the model defaults during the step
         geo = self._geometry()
         kp_dist, ft_dist = geo["keypoint_dist"], geo["fingertip_dist"]
-        # the last observation initialised every best distance (_observe), so these are >= 0 here
-        best_kp, best_ft = self.best_keypoint_dist, self.best_fingertip_dist
+        # uninitialised bests (after a reset / new goal) take this step's distances: the first step pays no
+        # progress, as in IsaacGymEnvs (its bests are filled at the observation after the physics step)
+        best_kp = K.fill_uninitialised(self.best_keypoint_dist, kp_dist)
+        best_ft = K.fill_uninitialised(self.best_fingertip_dist, ft_dist)
         height = lift_height(self._object_z, OBJECT_START_Z)
         lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
         near = K.near_goal(kp_dist, self.success_tolerance, cfg.keypoint_scale)
@@ -229,6 +233,9 @@ class AllegroKukaTask(BatchedTask):
             best_fingertip_dist=best_ft, keypoint_dist=kp_dist, best_keypoint_dist=best_kp,
             near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=self.scales,
             gate_fingertips_by_lift=not self.two_arms)
+        # a diverged world's state is the model default, not a consequence of the action: no reward, no success
+        terms = {name: value.masked_fill(unstable, 0.0) for name, value in terms.items()}
+        near = near & ~unstable
         reward = total_reward(terms)
 
         self.lifted = lifted
@@ -243,6 +250,8 @@ class AllegroKukaTask(BatchedTask):
             episode_length=cfg.episode_length, max_consecutive_successes=cfg.max_consecutive_successes,
             fingertip_dist=ft_dist if cfg.fingertip_reset_distance > 0 else None,
             max_fingertip_dist=cfg.fingertip_reset_distance)
+        done = done | unstable  # reset like any other finished episode (new goal, counters)
+        time_outs = time_outs & ~unstable
         episode_successes, episode_lifted = self.successes, self.lifted  # resets below assign new tensors
         objective = K.true_objective(episode_successes, self.success_tolerance, cfg.success_tolerance,
                                      cfg.target_success_tolerance)
@@ -255,8 +264,9 @@ class AllegroKukaTask(BatchedTask):
                 self._new_goals(new_goal.nonzero().squeeze(-1))
             if bool(done.any()):
                 self._reset_envs(done.nonzero().squeeze(-1))
+                self.unstable_resets += int(unstable.sum())
             geo = self._geometry()
-        obs = self._observe(geo, initialise_bests=events)
+        obs = self._observe(geo)
         extras = {
             "time_outs": time_outs,  # a subset of done
             "successes": episode_successes,
@@ -267,6 +277,7 @@ class AllegroKukaTask(BatchedTask):
                 "success_tolerance": self.success_tolerance,
                 "curriculum_progress": K.curriculum_progress(
                     self.success_tolerance, cfg.success_tolerance, cfg.target_success_tolerance),
+                "sim/unstable_resets": float(self.unstable_resets),  # diverged worlds reset so far
             },
         }
         return obs, reward, done, extras
@@ -336,16 +347,15 @@ class AllegroKukaTask(BatchedTask):
             "fingertip_dist": K.point_distances(self._fingertips, pos),
         }
 
-    def _observe(self, geo: dict[str, torch.Tensor], initialise_bests: bool = True) -> torch.Tensor:
-        """Observation ``[N, O]`` (§6). ``initialise_bests``: first give the best distances of envs with a
-        new goal or reset (-1, "uninitialised") the current distances (False only when no env has one)."""
-        if initialise_bests:
-            self.best_keypoint_dist = K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"])
-            self.best_fingertip_dist = K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
+    def _observe(self, geo: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Observation ``[N, O]`` (§6). Envs with a new goal or reset show their current distances as the best
+        ones; the stored bests stay uninitialised (-1) until the next step's reward (no progress is paid for
+        the first step)."""
+        best_ft = None if self.two_arms else K.fill_uninitialised(self.best_fingertip_dist, geo["fingertip_dist"])
         return self._obs.write(
             **self._obs_state, keypoints=geo["keypoints"], goal_keypoints=self.goal_keypoints,
-            best_keypoint_dist=self.best_keypoint_dist,
-            best_fingertip_dist=None if self.two_arms else self.best_fingertip_dist, lifted=self.lifted,
+            best_keypoint_dist=K.fill_uninitialised(self.best_keypoint_dist, geo["keypoint_dist"]),
+            best_fingertip_dist=best_ft, lifted=self.lifted,
             progress=self.progress, successes=self.successes, reward=self.reward)
 
     def _new_goals(self, ids: torch.Tensor) -> None:

@@ -56,6 +56,9 @@ class BatchedSim(ABC):
         body_angvel ``[N, B, 3]`` (world frame), body_rotmat ``[N, B, 3, 3]`` (body -> world, the same
         orientation as body_quat): the tracked bodies named at construction.
         site_pos ``[N, S, 3]``: the tracked sites named at construction.
+        unstable ``[N]`` bool: the simulator reset this world during the last ``step`` because it diverged; the
+            task ends that env's episode (it is reset like any other done env and counted in
+            ``sim/unstable_resets``).
 
     The tensors are updated in place, so a view taken once (``sim.site_pos[:, :2]``) stays current.
     """
@@ -72,6 +75,7 @@ class BatchedSim(ABC):
     body_angvel: torch.Tensor
     body_rotmat: torch.Tensor
     site_pos: torch.Tensor
+    unstable: torch.Tensor
 
     @abstractmethod
     def set_dof_targets(self, targets: torch.Tensor) -> None:

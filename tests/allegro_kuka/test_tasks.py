@@ -236,3 +236,39 @@ def test_reset_subset_leaves_others() -> None:
     assert env.progress.tolist() == [before[0].item(), 0, before[2].item(), 0]
     assert torch.equal(env.goal_pos[[0, 2]], goal_before[[0, 2]])
     assert not torch.equal(env.goal_pos[[1, 3]], goal_before[[1, 3]])
+
+
+def test_first_step_after_a_reset_pays_no_progress() -> None:
+    """Progress terms compare with the best distance since the reset; the first step sets it (IsaacGymEnvs)."""
+    env = make("AllegroKukaRegrasping", n=4, episode_length=4)
+    env.reset()
+    gen = torch.Generator().manual_seed(0)
+
+    def step():
+        return env.step(torch.rand(4, env.num_actions, generator=gen) * 2.0 - 1.0)
+
+    paid = []
+    for t in range(8):  # two episodes of 3 steps (done at progress >= episode_length - 1), then more
+        _, _, done, extras = step()
+        paid.append(extras["rewards"]["distance_delta"].clone())
+        assert done.all() == (t in (2, 5))
+    assert (paid[0] == 0).all() and (paid[3] == 0).all(), "the first step of an episode paid progress"
+    assert any((p != 0).any() for p in paid[1:3] + paid[4:6]), "no progress was ever paid"
+
+
+def test_diverged_world_is_reset_and_counted() -> None:
+    env = make("AllegroKukaRegrasping", n=3)
+    env.reset()
+    env.step(hold_actions(env))
+    goal = env.goal_pos.clone()
+    pos = env.sim.dof_pos[1:2].clone()
+    env.sim.reset_dofs(torch.tensor([1]), pos, torch.full_like(pos, 1e12))  # MuJoCo resets this world
+    obs, reward, done, extras = env.step(hold_actions(env))
+    assert env.sim.unstable.tolist() == [False, True, False]
+    assert done.tolist() == [False, True, False] and not extras["time_outs"].any()
+    assert reward[1] == 0.0 and all(term[1] == 0.0 for term in extras["rewards"].values())
+    assert extras["scalars"]["sim/unstable_resets"] == 1.0
+    assert not torch.equal(env.goal_pos[1], goal[1]) and env.progress[1] == 0  # a new episode
+    assert torch.isfinite(obs).all()
+    _, _, done, extras = env.step(hold_actions(env))
+    assert not done.any() and extras["scalars"]["sim/unstable_resets"] == 1.0
