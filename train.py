@@ -116,7 +116,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if cfg.train.get("algo") == "es":
             cfg.train.es.max_iterations = int(cfg.max_epochs)
     tc = parse_train_config(cfg.train)
-    rank, local_rank, world_size = launch_ranks(bool(cfg.multi_gpu), tc.algo)
+    rank, local_rank, world_size = launch_ranks(bool(cfg.multi_gpu))
     device = resolve_device(cfg.device, local_rank if world_size > 1 else None)
     threads = int(cfg.torch_threads) or max(1, (os.cpu_count() or 1) // world_size)
     torch.set_num_threads(threads)
@@ -141,6 +141,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     def make_viewer() -> Any:
         return tasks.make_viewer(cfg.task.name, seed=int(cfg.seed), **settings)
 
+    if cfg.test and world_size > 1:
+        raise UserError("test=true plays on one process: drop multi_gpu=true and torchrun")
     if rank > 0:  # rank 0 writes the run folder, the log, TensorBoard and checkpoints
         with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115 (closed with the process)
             return train_rank(cfg, params, tc, device, sim, settings, checkpoint, rank)
@@ -175,18 +177,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-def launch_ranks(multi_gpu: bool, algo: str) -> tuple[int, int, int]:
+def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
     """(rank, local rank, world size): (0, 0, 1) without ``multi_gpu``; from ``torchrun`` with it.
 
     Raises:
-        UserError: ``multi_gpu=true`` without ``torchrun``, or with an algorithm that has no multi-process path.
+        UserError: ``multi_gpu=true`` without ``torchrun``.
     """
     if not multi_gpu:
         return 0, 0, 1
-    if algo != "es":
-        raise UserError(f"multi_gpu=true is wired for train=ES only so far; train={algo.upper()} runs on one "
-                        "process (drop multi_gpu=true)")
-    from epo_isaac.es_dist import launched_ranks
+    from epo_isaac.ranks import launched_ranks
 
     return launched_ranks()
 
@@ -195,6 +194,8 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
                settings: dict[str, Any], checkpoint: str | None, rank: int) -> dict[str, Any]:
     """Rank ``rank`` > 0 of a ``torchrun`` launch: the same run as rank 0 on its own envs (task seed
     ``seed + rank``), writing nothing; its own Hydra folder is removed when it holds no log."""
+    import tempfile
+
     from rl_games.torch_runner import Runner
 
     import epo_isaac
@@ -204,6 +205,8 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
     close_task = register_task(ENV_NAME, lambda: tasks.make(
         cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed) + rank, device=device, sim=sim,
         **settings))
+    scratch = tempfile.TemporaryDirectory(prefix=f"epo_isaac_rank{rank}_")  # what rl_games creates on every rank
+    params["params"]["config"]["train_dir"] = scratch.name
     runner = Runner(_QuietObserver())
     epo_isaac.register(runner)
     try:
@@ -212,6 +215,7 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
         runner.run({"train": True, "play": False, "checkpoint": checkpoint})
     finally:
         close_task()
+        scratch.cleanup()
         run_dir = run_dir_of(cfg).resolve()
         if not (run_dir / "train.log").exists():
             remove_unstarted_run_dir(run_dir)

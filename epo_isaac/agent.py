@@ -20,14 +20,16 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from epo_isaac import losses
 from epo_isaac.checkpoint import population_meta
 from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.multirank import RanksMixin
 from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
 from epo_isaac.resume import ResumableAgentMixin
 from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.stats import EpochStats
 
 
-class EPOAgent(ResumableAgentMixin, A2CAgent):
-    """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py)."""
+class EPOAgent(RanksMixin, ResumableAgentMixin, A2CAgent):
+    """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py). Under
+    ``torchrun`` every rank runs the full block layout on its own envs (:mod:`epo_isaac.multirank`)."""
 
     reports_population_stats = True  # per-agent stats in epoch_summary; ProgressObserver must not add its own
 
@@ -317,9 +319,10 @@ class EPOAgent(ResumableAgentMixin, A2CAgent):
             return {}
         while self.next_check_frame <= frames:
             self.next_check_frame += max(self.ga_interval, 1)
-        fitness = self.fitness.fitness()
+        tracker = self.merged_fitness(self.fitness)  # every rank's episodes: the same decision everywhere
+        fitness = tracker.fitness()
         gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
-                              self.fitness.aligned_episodes(), gate_latched=self.gate_latched)
+                              tracker.aligned_episodes(), gate_latched=self.gate_latched)
         self.gate_latched = self.gate_latched or bool(gen.gate_open)
         event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
                  "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
@@ -342,9 +345,12 @@ class EPOAgent(ResumableAgentMixin, A2CAgent):
         self.curr_frames = self.batch_size
         data = self.build_dataset(ro)
         logs = self.update(data)
-        event = self.genetic_step(self.frame + self.curr_frames)
+        self.sync_normalizers()
+        event = self.genetic_step(self.frame + self.curr_frames * self.ranks.size)  # frames of every rank
         total_time = time.perf_counter() - start
+        self.reduce_stats(self.stats)
         self.epoch_summary = self.summarise(event, data["num_off"])
+        self.follow_frames()
         self.algo_observer.after_steps()
         return (step_time, play_time, total_time - play_time, total_time, logs["a_loss"], logs["c_loss"],
                 logs["b_loss"], logs["entropy"], logs["kl"], self.last_lr, 1.0)

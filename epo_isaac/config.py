@@ -345,7 +345,8 @@ def rl_games_params(
         "env_name": env_name,
         "device": device,
         "device_name": device,
-        "multi_gpu": False,
+        "multi_gpu": False,  # rl_games' own init would create an NCCL group: epo_isaac.multirank joins ranks
+        "ranks": world_size,
         "ppo": True,
         "mixed_precision": p.mixed_precision,
         "normalize_input": p.normalize_input,
@@ -383,8 +384,8 @@ def rl_games_params(
     }
     if not is_ppo:
         ga = asdict(tc.ga)
-        if tc.algo == "epo" and tc.ga.enabled:
-            ga["warmup_frames"], ga["interval_frames"], _ = ga_schedule(num_envs, tc)
+        if tc.algo == "epo" and tc.ga.enabled:  # frames count every rank's env steps
+            ga["warmup_frames"], ga["interval_frames"], _ = ga_schedule(num_envs * world_size, tc)
         config["epo"] = {
             "algo": tc.algo,
             "population": asdict(tc.population),

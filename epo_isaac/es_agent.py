@@ -11,7 +11,7 @@ One iteration reads top to bottom (:meth:`ESAgent.iteration`):
 6. every ``test_interval`` iterations the unperturbed θ plays one episode per env: the test return is logged, the
    best θ is saved, and ``reward_goal`` reached ``consecutive_goal_stopping`` tests in a row ends the run.
 
-On K ranks (``torchrun``, :class:`~epo_isaac.es_dist.Ranks`) rank r evaluates members [r·P/K, (r+1)·P/K) on its own
+On K ranks (``torchrun``, :class:`~epo_isaac.ranks.Ranks`) rank r evaluates members [r·P/K, (r+1)·P/K) on its own
 envs; ranks exchange only the members' returns (and the normaliser's sums); the noise comes from the shared seed,
 so every rank computes the same update.
 """
@@ -34,9 +34,9 @@ from torch.utils.tensorboard import SummaryWriter
 from epo_isaac.checkpoint import atomic_save, check_checkpoint, read_checkpoint
 from epo_isaac.es import OpenAIES
 from epo_isaac.es_config import ESTrainConfig, es_layout, es_optimizer_config
-from epo_isaac.es_dist import Ranks
 from epo_isaac.es_policy import ESPolicy, ObsNormalizer, population_forward
 from epo_isaac.es_rollout import Episodes, run_episodes
+from epo_isaac.ranks import Ranks
 
 
 class ThetaPolicy:

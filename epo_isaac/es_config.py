@@ -140,7 +140,7 @@ def es_params(es: ESTrainConfig, *, video_interval: int, name: str, num_envs: in
     """
     es_layout(num_envs, es, world_size)
     config = {"name": name, "full_experiment_name": experiment, "train_dir": train_dir, "env_name": env_name,
-              "device": device, "num_actors": num_envs, "reward_shaper": {}, "multi_gpu": world_size > 1,
+              "device": device, "num_actors": num_envs, "reward_shaper": {}, "ranks": world_size,
               "torch_compile": False,
               "es": asdict(es), "video_interval": video_interval,
               "player": {"deterministic": True, "device_name": device}}

@@ -9,6 +9,7 @@ from rl_games.algos_torch.players import PpoPlayerContinuous
 
 from epo_isaac.checkpoint import check_checkpoint, population_meta, read_checkpoint, run_meta
 from epo_isaac.errors import UserError
+from epo_isaac.multirank import RanksMixin
 from epo_isaac.resume import ResumableAgentMixin
 
 
@@ -58,6 +59,6 @@ class PPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):
     """rl_games' continuous player for ``train=PPO`` checkpoints, with the checked ``restore``."""
 
 
-class PPOAgent(ResumableAgentMixin, A2CAgent):
+class PPOAgent(RanksMixin, ResumableAgentMixin, A2CAgent):
     """Stock rl_games continuous A2C (the PPO baseline) with atomic, checked checkpoints and exact resume
-    (:class:`~epo_isaac.resume.ResumableAgentMixin`)."""
+    (:class:`~epo_isaac.resume.ResumableAgentMixin`), and ``torchrun`` ranks (:mod:`epo_isaac.multirank`)."""

@@ -17,7 +17,7 @@ from conftest import compose_cfg  # noqa: E402
 
 import train  # noqa: E402
 from epo_isaac.es import ESConfig, OpenAIES  # noqa: E402
-from epo_isaac.es_dist import Ranks  # noqa: E402
+from epo_isaac.ranks import Ranks  # noqa: E402
 
 FAST = ["task=Pendulum", "task.num_envs=4", "train=ES", "train.es.population_size=8", "+task.max_episode_steps=10",
         "torch_threads=1", "seed=2", "multi_gpu=true", "max_epochs=3", "train.es.test_interval=2"]

@@ -1,8 +1,11 @@
-"""The ranks of a ``torchrun`` launch, as ES needs them: gather returns, sum normaliser moments, agree on stopping.
+"""The ranks of a ``torchrun`` launch (``multi_gpu=true``) and the collectives our agents use.
 
-Salimans et al. (2017, §2.1, Algorithm 2): workers share the noise seed, so they exchange only scalars (each
-member's return) and every worker rebuilds the same update. Backend: ``nccl`` when the run's device is CUDA,
-``gloo`` on the CPU. A single process (no ``multi_gpu``) is one rank and every collective is the identity.
+Backend: ``nccl`` when the run's device is CUDA, ``gloo`` on the CPU. A single process is one rank and every
+collective is the identity. ES (Salimans et al. 2017, §2.1) exchanges only the members' returns (the noise comes
+from the shared seed); EPO/SAPG/PPO run rl_games' multi-GPU path (gradients all-reduced every minibatch, rank 0's
+model broadcast at the start, the stop decision broadcast) on a process group we create, plus what rl_games
+leaves out: the normalisers' statistics pooled every epoch and, for EPO, the fitness of every rank's episodes
+(:mod:`epo_isaac.multirank`).
 """
 
 from __future__ import annotations
@@ -37,15 +40,16 @@ def init_ranks(device: str) -> None:
 
 @dataclass
 class Ranks:
-    """This process's place among the ranks, and the collectives ES uses (all tensors stay on their device)."""
+    """This process's place among the ranks, and the collectives (tensors stay on their device)."""
 
     rank: int = 0
     size: int = 1
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Ranks:
-        """One rank unless ``config["multi_gpu"]``; then the initialised process group's rank and size."""
-        if not config.get("multi_gpu"):
+        """One rank unless ``config["ranks"]`` > 1 (``train.py`` sets it under ``torchrun``); then the process
+        group's rank and size (the group is created here if needed)."""
+        if int(config.get("ranks", 1)) <= 1:
             return cls()
         init_ranks(str(config.get("device", "cpu")))
         return cls(dist.get_rank(), dist.get_world_size())
@@ -62,6 +66,14 @@ class Ranks:
         parts = [torch.empty_like(x) for _ in range(self.size)]
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts)
+
+    def all_gather_object(self, obj: Any) -> list[Any]:
+        """Every rank's picklable ``obj``, in rank order."""
+        if self.size == 1:
+            return [obj]
+        out: list[Any] = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
 
     def all_reduce(self, x: torch.Tensor) -> torch.Tensor:
         """Element-wise sum over ranks (a new tensor)."""
@@ -86,3 +98,11 @@ class Ranks:
             t = t.cuda()
         dist.broadcast(t, src=0)
         return bool(t.item())
+
+
+def pooled_moments(means: torch.Tensor, variances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the union of K equally sized samples from their means ``[K, ...]`` and (biased)
+    variances ``[K, ...]``: E[x] = mean_k μ_k, Var[x] = mean_k (σ²_k + μ_k²) − E[x]²."""
+    mean = means.mean(dim=0)
+    var = (variances + means.square()).mean(dim=0) - mean.square()
+    return mean, var.clamp_min(0.0)
