@@ -43,15 +43,24 @@ class RanksMixin:
             self.local_rank = (device.index or 0) if device.type == "cuda" else -1
 
     def sync_normalizers(self) -> None:
-        """Pool every rank's running mean/variance (counts are equal: every rank updates on as many rows)."""
+        """Pool every rank's running mean/variance (counts are equal: every rank updates on as many rows); one
+        all-gather of all normalisers' statistics."""
         if self.ranks.size == 1:
             return
-        for norm in normalizers(self.model):
-            means = torch.stack(self.ranks.all_gather_object(norm.running_mean.detach().cpu()))
-            variances = torch.stack(self.ranks.all_gather_object(norm.running_var.detach().cpu()))
+        norms = normalizers(self.model)
+        if not norms:
+            return
+        flat = torch.cat([torch.cat((n.running_mean.reshape(-1), n.running_var.reshape(-1))) for n in norms])
+        gathered = self.ranks.all_gather(flat.detach()).view(self.ranks.size, -1)
+        offset = 0
+        for n in norms:
+            size = n.running_mean.numel()
+            means = gathered[:, offset:offset + size]
+            variances = gathered[:, offset + size:offset + 2 * size]
+            offset += 2 * size
             mean, var = pooled_moments(means, variances)
-            norm.running_mean.copy_(mean)
-            norm.running_var.copy_(var)
+            n.running_mean.copy_(mean.view_as(n.running_mean))
+            n.running_var.copy_(var.view_as(n.running_var))
 
     def merged_fitness(self, tracker: FitnessTracker) -> FitnessTracker:
         """A tracker holding every rank's finished episodes (rank order), identical on all ranks, so the GA's
@@ -70,9 +79,11 @@ class RanksMixin:
         scalars: rank 0's)."""
         if self.ranks.size == 1:
             return
-        for key in stats.KEYS:
-            stats.sums[key] = self.ranks.all_reduce(stats.sums[key])
-            stats.counts[key] = self.ranks.all_reduce(stats.counts[key])
+        keys = list(stats.KEYS)
+        rows = [stats.sums[k] for k in keys] + [stats.counts[k] for k in keys]
+        total = self.ranks.all_reduce(torch.stack(rows))  # one collective for every key's sums and counts
+        for i, key in enumerate(keys):
+            stats.sums[key], stats.counts[key] = total[i], total[len(keys) + i]
         names = sorted(stats.terms)
         if names:
             terms = self.ranks.all_reduce(torch.stack([stats.terms[n] for n in names])) / self.ranks.size
