@@ -101,7 +101,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     from rl_games.torch_runner import Runner
 
-    import epo_isaac
     import tasks
     from epo_isaac.checkpoint import check_checkpoint_path, remove_stale_temp_files
     from epo_isaac.config import parse_train_config, rl_games_params
@@ -158,15 +157,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         observer = ProgressObserver(say=say, max_seconds=0.0 if tc.algo == "es" else float(cfg.max_seconds))
         videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps),
                                run_dir / "videos", wandb_run, say=say)
-        runner = Runner(ObserverGroup(observer, videos))
-        epo_isaac.register(runner)
         say(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
             f"device={device} run_dir={run_dir}")
         start = time.perf_counter()
         try:
-            runner.load(params)
-            seed_everything(int(cfg.seed))
-            runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+            train_runner(Runner(ObserverGroup(observer, videos)), params, int(cfg.seed), checkpoint)
         finally:
             close_task()
             if wandb_run is not None:
@@ -175,6 +170,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if observer.history:
             say(end_summary(observer.history, summary["seconds"], run_dir, videos.paths))
     return summary
+
+
+def train_runner(runner: Any, params: dict[str, Any], seed: int, checkpoint: str | None) -> None:
+    """Register our algorithms on rl_games' ``runner``, load ``params``, seed everything and train (resuming
+    from ``checkpoint`` when given)."""
+    import epo_isaac
+
+    epo_isaac.register(runner)
+    runner.load(params)
+    seed_everything(seed)
+    runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
 def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
@@ -198,7 +204,6 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
 
     from rl_games.torch_runner import Runner
 
-    import epo_isaac
     import tasks
     from epo_isaac.envs import register_task
 
@@ -207,12 +212,8 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
         **settings))
     scratch = tempfile.TemporaryDirectory(prefix=f"epo_isaac_rank{rank}_")  # what rl_games creates on every rank
     params["params"]["config"]["train_dir"] = scratch.name
-    runner = Runner(_QuietObserver())
-    epo_isaac.register(runner)
     try:
-        runner.load(params)
-        seed_everything(int(cfg.seed))
-        runner.run({"train": True, "play": False, "checkpoint": checkpoint})
+        train_runner(Runner(_QuietObserver()), params, int(cfg.seed), checkpoint)
     finally:
         close_task()
         scratch.cleanup()
