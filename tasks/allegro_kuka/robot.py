@@ -250,6 +250,14 @@ def default_pose(two_arms: bool) -> np.ndarray:
     return q
 
 
+ARM_VEL_LIMIT, HAND_VEL_LIMIT = 10.0, 6.283  # URDF joint velocity limits (rad/s), §2.3
+
+
+def velocity_limits() -> np.ndarray:
+    """Joint speed limits ``[23]`` rad/s in spec order (§2.3): 10 for the arm joints, 6.283 for the hand."""
+    return np.array([ARM_VEL_LIMIT] * 7 + [HAND_VEL_LIMIT] * 16)
+
+
 KP, KV = 40.0, 5.0  # drive stiffness (N·m/rad) and damping (N·m·s/rad), §2.4
 ARM_EFFORT, HAND_EFFORT = 300.0, 0.35  # N·m
 

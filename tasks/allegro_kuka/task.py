@@ -32,6 +32,7 @@ from tasks.allegro_kuka.scene import (
     SceneSpec,
     assign_objects,
     build_scene,
+    contact_options,
     cuboid_scales,
 )
 from tasks.base import BatchedTask
@@ -93,13 +94,13 @@ class AllegroKukaTask(BatchedTask):
         self.generator.manual_seed(int(seed))
 
         goal = "box" if cfg.subtask == "reorientation" else "sphere"
+        sim = dict(sim or {})
         self.scene = build_scene(SceneSpec(num_arms=a, goal=goal, bucket=cfg.subtask == "throw",
-                                           obstacle=cfg.obstacle))
+                                           obstacle=cfg.obstacle, contact=contact_options(sim.pop("contact", None))))
         families = (cfg.with_small_cuboids, cfg.with_big_cuboids, cfg.with_sticks)
         sizes = (assign_objects(n, cuboid_scales(*families)) if any(families)
                  else np.full((n, 3), OBJECT_BASE_SIZE))
-        self.sim = make_backend(self.scene, n, object_sizes=sizes, seed=int(seed), device=str(dev),
-                                sim=sim or {})
+        self.sim = make_backend(self.scene, n, object_sizes=sizes, seed=int(seed), device=str(dev), sim=sim)
         self.control_dt = float(self.sim.control_dt)
 
         # constants

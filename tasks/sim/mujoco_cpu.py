@@ -21,6 +21,11 @@ Constructor::
   state row (qpos, qvel, warm start, controls, forces, mocap) per call; True keeps a full MjData per
   world, which at 2 substeps per call runs ~25 % slower (cache misses). Results are bit-identical.
 
+Joint speed limits: MuJoCo has no joint velocity limit (a joint has a position ``range`` only; damping or an
+actuator force range would change the dynamics below the limit too). Where the scene gives
+``dof_vel_limit [D]`` rad/s (> 0), the backend clamps those joints' ``qvel`` after every physics substep,
+as PhysX clamps a joint at its maximum joint velocity each solver step (spec §2.3).
+
 State tensors (float32, ``device``) follow :class:`tasks.sim.base.BatchedSim`; they are refreshed in place
 (read them, do not write them). Extras: ``unstable [N]`` bool (MuJoCo reset a diverging world during the
 last step: reset that env), ``object_mass [N]`` kg, ``dof_lower/dof_upper [D]`` rad,
@@ -98,6 +103,9 @@ class MujocoBatchedSim(BatchedSim):
         self._mpos, self._mquat = b.bind("mocap_pos"), b.bind("mocap_quat")
         self._sensordata, self._time = b.bind("sensordata"), b.bind("time")
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
+        limit = np.asarray(getattr(scene, "dof_vel_limit", np.zeros(0)), dtype=np.float64)
+        capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
+        self._vcap_adr, self._vcap = self._vadr[capped], limit[capped]  # clamped dofs, their limits
 
         self._set_object_sizes(object_sizes)
         self._build_views()
@@ -169,10 +177,23 @@ class MujocoBatchedSim(BatchedSim):
             mujoco.batch.SimulationError: MuJoCo raised in some worlds (they keep their pre-step state).
         """
         t0 = self._time.copy()
-        self.batch.step(nstep=self.substeps, stage=self._stage)
+        if self._vcap.size:
+            for _ in range(self.substeps):
+                self.batch.step(nstep=1)
+                self._clamp_speeds()
+            if self._stage != mujoco.mjtStage.mjSTAGE_NONE:
+                self.batch.forward(stage=self._stage)
+        else:
+            self.batch.step(nstep=self.substeps, stage=self._stage)
         # MuJoCo resets a diverging world to the model defaults (its clock restarts): flag it for the task
         self.unstable.copy_(torch.from_numpy(self._time < t0 + 0.5 * self.control_dt))
         self._refresh()
+
+    def _clamp_speeds(self) -> None:
+        """Clamp the capped joints' ``qvel`` to ``±dof_vel_limit`` in place (every world)."""
+        v = self._qvel[:, self._vcap_adr]
+        np.clip(v, -self._vcap, self._vcap, out=v)
+        self._qvel[:, self._vcap_adr] = v
 
     def _forward(self, ids: np.ndarray) -> None:
         self._warm[ids] = 0.0

@@ -30,6 +30,14 @@ from tasks.sim.base import BatchedSim
 from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia
 
 
+@wp.kernel
+def _clamp_speeds(qvel: wp.array2d(dtype=float), adr: wp.array(dtype=int), limit: wp.array(dtype=float)):
+    """``qvel[w, adr[j]]`` clamped to ``±limit[j]`` (rad/s), one thread per (world, capped joint)."""
+    w, j = wp.tid()
+    a = adr[j]
+    qvel[w, a] = wp.clamp(qvel[w, a], -limit[j], limit[j])
+
+
 class MujocoWarpBatchedSim(BatchedSim):
     """N worlds of one MJCF scene on MuJoCo Warp (see module docstring)."""
 
@@ -79,6 +87,11 @@ class MujocoWarpBatchedSim(BatchedSim):
         self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), **f32)
         self.dof_upper = torch.tensor(np.asarray(scene.dof_upper), **f32)
         self.default_dof_pos = torch.tensor(default, **f32)
+        limit = np.asarray(getattr(scene, "dof_vel_limit", np.zeros(0)), dtype=np.float32)
+        capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
+        with wp.ScopedDevice(self._wp_device):  # joint speed limits, clamped after every substep (§2.3)
+            self._vcap_adr = wp.array(mjm.jnt_dofadr[jid][capped].astype(np.int32), dtype=int)
+            self._vcap = wp.array(limit[capped], dtype=float)
         self._graph = None
         self._forward_all()
 
@@ -124,6 +137,9 @@ class MujocoWarpBatchedSim(BatchedSim):
     def _step_kernels(self) -> None:
         for _ in range(self.substeps):
             mjw.step(self._m, self._d)
+            if self._vcap.shape[0]:
+                wp.launch(_clamp_speeds, dim=(self.num_envs, self._vcap.shape[0]),
+                          inputs=[self._d.qvel, self._vcap_adr, self._vcap])
         if self.refresh_sensors:
             mjw.forward(self._m, self._d)
 
