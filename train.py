@@ -127,6 +127,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         world_size=world_size,
     )
     params["params"]["config"]["max_seconds"] = float(cfg.max_seconds)  # read by ES; the observer ends others
+    params["params"]["config"]["update_threads"] = int(cfg.update_threads)  # epo_isaac.threads
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
     sim = OmegaConf.to_container(cfg.sim, resolve=True)

@@ -25,9 +25,10 @@ from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, bl
 from epo_isaac.resume import ResumableAgentMixin
 from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.stats import EpochStats
+from epo_isaac.threads import PhaseThreadsMixin
 
 
-class EPOAgent(RanksMixin, ResumableAgentMixin, A2CAgent):
+class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py). Under
     ``torchrun`` every rank runs the full block layout on its own envs (:mod:`epo_isaac.multirank`)."""
 

@@ -11,6 +11,7 @@ from epo_isaac.checkpoint import check_checkpoint, population_meta, read_checkpo
 from epo_isaac.errors import UserError
 from epo_isaac.multirank import RanksMixin
 from epo_isaac.resume import ResumableAgentMixin
+from epo_isaac.threads import PhaseThreadsMixin
 
 
 class CheckedRestoreMixin:
@@ -59,6 +60,6 @@ class PPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):
     """rl_games' continuous player for ``train=PPO`` checkpoints, with the checked ``restore``."""
 
 
-class PPOAgent(RanksMixin, ResumableAgentMixin, A2CAgent):
+class PPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     """Stock rl_games continuous A2C (the PPO baseline) with atomic, checked checkpoints and exact resume
     (:class:`~epo_isaac.resume.ResumableAgentMixin`), and ``torchrun`` ranks (:mod:`epo_isaac.multirank`)."""

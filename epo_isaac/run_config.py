@@ -25,6 +25,7 @@ class RunConfig:
     seed: int = 42
     device: str = "auto"
     torch_threads: int = 1
+    update_threads: int = 0
     test: bool = False
     checkpoint: str = ""
     agent: int = 0

@@ -57,3 +57,13 @@ def test_contact_settings_reach_the_model() -> None:
     opt = task.sim.model.opt
     assert (int(opt.cone), float(opt.impratio), int(opt.noslip_iterations)) == (0, 10.0, 3)
     task.close()
+
+
+def test_hand_armature_is_the_smallest_that_settles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0 -> 1.2 rad finger step settles within 1 s at the default hand armature; a tenth of it limit-cycles
+    at the speed limit (finite but never settles), which is why the default is not smaller (bench/armature.py)."""
+    from bench.armature import closing_time
+
+    assert closing_time() < 0.5
+    monkeypatch.setattr(robot, "HAND_ARMATURE", robot.HAND_ARMATURE / 10)
+    assert closing_time() == float("inf")
