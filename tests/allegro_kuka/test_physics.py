@@ -60,10 +60,12 @@ def test_contact_settings_reach_the_model() -> None:
 
 
 def test_hand_armature_is_the_smallest_that_settles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 0 -> 1.2 rad finger step settles within 1 s at the default hand armature; a tenth of it limit-cycles
-    at the speed limit (finite but never settles), which is why the default is not smaller (bench/armature.py)."""
+    """A 0 -> 1.2 rad finger step settles within 1 s without overshoot at the default hand armature; a tenth of
+    it limit-cycles at the speed limit (finite but never settles), which is why the default is not smaller
+    (bench/armature.py: 3e-4 settles but overshoots 8 %)."""
     from bench.armature import closing_time
 
-    assert closing_time() < 0.5
+    seconds, overshoot = closing_time()
+    assert seconds < 0.5 and overshoot <= 0.02
     monkeypatch.setattr(robot, "HAND_ARMATURE", robot.HAND_ARMATURE / 10)
-    assert closing_time() == float("inf")
+    assert closing_time()[0] == float("inf")
