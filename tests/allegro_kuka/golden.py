@@ -6,8 +6,9 @@ thread, reset, and stepped :data:`STEPS` control steps with seeded uniform rando
 with its default settings (``default``) and with :data:`EVENTS` (``events``: short episodes and a loose success
 tolerance, so that episode resets, successes and new goals happen within the rollout).
 Saved per task and rollout: ``<name>/<rollout>/rewards`` ``[STEPS, N]`` float32, ``.../dones`` ``[STEPS, N]``
-bool, ``.../successes`` ``[STEPS, N]`` float32 (``extras["successes"]``), ``.../obs`` ``[STEPS, N, O]``
-float32; and ``<name>/config``: the task's resolved settings as JSON (nested settings flattened by leaf name).
+bool, ``.../successes`` ``[STEPS, N]`` float32 (``extras["successes"]``), ``.../obs``
+``[STEPS // OBS_EVERY, N, O]`` float32 (every :data:`OBS_EVERY`-th step, to keep the file small); and
+``<name>/config``: the task's resolved settings as JSON (nested settings flattened by leaf name).
 
 Regenerate it (and commit it) whenever physics or reward behaviour changes on purpose.
 """
@@ -27,7 +28,7 @@ import tasks
 
 PATH = Path(__file__).resolve().parent / "data" / "golden_rewards.npz"
 NAMES = sorted(n for n in tasks.TASKS if n.startswith("AllegroKuka"))
-NUM_ENVS, SEED, STEPS = 4, 0, 40
+NUM_ENVS, SEED, STEPS, OBS_EVERY = 4, 0, 40, 8
 SIM = {"backend": "mujoco", "num_threads": 1}
 EVENTS = {"episode_length": 16, "success_steps": 3, "success_tolerance": 0.6, "target_success_tolerance": 0.6}
 ROLLOUTS = {"default": {}, "events": EVENTS}
@@ -46,18 +47,19 @@ def flat_config(cfg: object) -> dict[str, object]:
 
 
 def rollout(name: str, **settings: object) -> tuple[dict[str, np.ndarray], str]:
-    """``rewards``, ``dones``, ``successes`` (``[STEPS, NUM_ENVS]``), ``obs`` (``[STEPS, NUM_ENVS, O]``) of task
+    """``rewards``, ``dones``, ``successes`` (``[STEPS, NUM_ENVS]``), ``obs`` (every ``OBS_EVERY``-th) of task
     ``name`` built with ``settings`` (see module doc), and its resolved config as JSON."""
     env = tasks.make(name, num_envs=NUM_ENVS, seed=SEED, sim=dict(SIM), **settings)
     config = json.dumps(flat_config(env.cfg), sort_keys=True)
     env.reset()
     g = torch.Generator().manual_seed(SEED)
     out: dict[str, list[np.ndarray]] = {"rewards": [], "dones": [], "successes": [], "obs": []}
-    for _ in range(STEPS):
+    for t in range(STEPS):
         obs, reward, done, extras = env.step(torch.rand(NUM_ENVS, env.num_actions, generator=g) * 2 - 1)
-        for key, value in (("rewards", reward), ("dones", done), ("successes", extras["successes"]),
-                           ("obs", obs)):
+        for key, value in (("rewards", reward), ("dones", done), ("successes", extras["successes"])):
             out[key].append(value.numpy().copy())
+        if t % OBS_EVERY == OBS_EVERY - 1:
+            out["obs"].append(obs.numpy().copy())
     env.close()
     return {k: np.stack(v) for k, v in out.items()}, config
 
