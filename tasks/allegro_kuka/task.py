@@ -24,7 +24,7 @@ from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import sampling as S
 from tasks.allegro_kuka.config import AllegroKukaConfig
 from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
-from tasks.allegro_kuka.rewards import RewardScales, lift_height, reward_terms, total_reward, update_lifted
+from tasks.allegro_kuka.rewards import lift_height, reward_terms, total_reward, update_lifted
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
     OBJECT_BASE_SIZE,
@@ -69,7 +69,7 @@ class AllegroKukaTask(BatchedTask):
     """One or two Kuka + Allegro arms manipulating cuboids (regrasping / reorientation / throw).
 
     Args:
-        cfg: the variant and its settings (``AllegroKukaConfig``; built by ``registry.py``).
+        cfg: the variant and its settings (``AllegroKukaConfig``; built from ``config.VARIANTS``).
         num_envs: N. seed: seeds every random draw of the task (goals, resets, forces).
         device: torch device of the returned tensors. sim: backend settings for ``make_backend``.
 
@@ -116,13 +116,6 @@ class AllegroKukaTask(BatchedTask):
         self.keypoint_offsets = K.keypoint_offsets(torch.tensor(signs, **f32), self.object_scales,
                                                    OBJECT_BASE_SIZE, cfg.keypoint_scale)  # [N, K, 3]
         self.object_body = self.scene.object_body
-        self.scales = RewardScales(
-            lifting_rew_scale=cfg.lifting_rew_scale, lifting_bonus=cfg.lifting_bonus,
-            lifting_bonus_threshold=cfg.lifting_bonus_threshold,
-            distance_delta_rew_scale=cfg.distance_delta_rew_scale, keypoint_rew_scale=cfg.keypoint_rew_scale,
-            reach_goal_bonus=cfg.reach_goal_bonus, success_steps=cfg.success_steps,
-            kuka_actions_penalty_scale=cfg.kuka_actions_penalty_scale,
-            allegro_actions_penalty_scale=cfg.allegro_actions_penalty_scale)
         # random forces (§4.5): mass of env 0's object (density 400 kg/m³, §4.1) for every env, as in the original
         self.force_magnitude = OBJECT_DENSITY * float(np.prod(sizes[0])) * cfg.force_scale
         self.force_decay_factor = cfg.force_decay ** (self.control_dt / cfg.force_decay_interval)
@@ -226,12 +219,13 @@ class AllegroKukaTask(BatchedTask):
         best_kp = K.fill_uninitialised(self.best_keypoint_dist, kp_dist)
         best_ft = K.fill_uninitialised(self.best_fingertip_dist, ft_dist)
         height = lift_height(self._object_z, OBJECT_START_Z)
-        lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
+        lifted = update_lifted(self.lifted, height, cfg.rewards.lifting_bonus_threshold)
         near = K.near_goal(kp_dist, self.success_tolerance, cfg.keypoint_scale)
         terms = reward_terms(
             height=height, lifted_before=self.lifted, lifted=lifted, fingertip_dist=ft_dist,
             best_fingertip_dist=best_ft, keypoint_dist=kp_dist, best_keypoint_dist=best_kp,
-            near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=self.scales,
+            near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=cfg.rewards,
+            success_steps=cfg.success_steps,
             gate_fingertips_by_lift=not self.two_arms)
         # a diverged world's state is the model default, not a consequence of the action: no reward, no success
         terms = {name: value.masked_fill(unstable, 0.0) for name, value in terms.items()}
