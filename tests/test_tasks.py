@@ -70,6 +70,12 @@ def test_setting_of_the_wrong_type(name: str, key: str, value: Any, message: str
     assert error_of(name, **{**settings, key: value}) == message
 
 
+def test_nested_reward_setting_from_the_command_line() -> None:
+    name, num_envs, settings, sim = task_settings(["task=AllegroKukaRegrasping", "task.rewards.lifting_bonus=5"])
+    tasks.check_settings(name, num_envs=num_envs, sim=sim, **settings)
+    assert settings["rewards"]["lifting_bonus"] == 5
+
+
 def test_values_of_the_right_type_pass() -> None:
     tasks.check_settings("AllegroKukaRegrasping", episode_length=10, success_tolerance=1,  # int for float
                 force_prob_range=[0.01, 0.1], with_sticks=False, sim=DEFAULT_SIM)
