@@ -23,27 +23,31 @@ import torch
 from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import sampling as S
 from tasks.allegro_kuka.config import AllegroKukaConfig
+from tasks.allegro_kuka.objects import object_world_fields
 from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
 from tasks.allegro_kuka.rewards import lift_height, reward_terms, total_reward, update_lifted
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
     OBJECT_BASE_SIZE,
     OBJECT_DENSITY,
+    SceneInfo,
     SceneSpec,
     assign_objects,
     build_scene,
     cuboid_scales,
 )
 from tasks.base import BatchedTask
+from tasks.sim.base import BatchedSim
 
 ARM_DOFS, HAND_DOFS = 7, 16
 DOFS_PER_ARM = ARM_DOFS + HAND_DOFS
 OBJECT_START_Z = 0.63  # nominal object start height z0 (m), §4.4 / §7
 
 
-def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
-                 sim: dict[str, Any]) -> Any:
-    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``).
+def make_backend(scene: SceneInfo, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
+                 sim: dict[str, Any]) -> BatchedSim:
+    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``), env ``i``'s object with the
+    full side lengths ``object_sizes[i]`` (``[N, 3]`` m).
 
     Keys: ``backend`` (default "mujoco"), ``num_threads`` (0 = all cores), ``substeps`` (physics steps
     per control step), ``physics_dt`` (s; must equal the scene's 1/120 s); any other key goes to the
@@ -51,7 +55,7 @@ def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: i
 
     Raises:
         ValueError: unknown backend or a physics_dt the scene does not use; ImportError: simulator missing;
-        TypeError: a setting the backend does not take.
+        TypeError: a setting the backend does not take, or a backend that misses part of the contract.
     """
     from tasks.sim import make_sim
 
@@ -62,7 +66,8 @@ def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: i
         raise ValueError(f"physics_dt={physics_dt} is not supported: the scene is built for {SCENE_DT} s")
     if "num_threads" in settings:
         settings["nthread"] = int(settings.pop("num_threads"))
-    return make_sim(backend, scene, num_envs, object_sizes=object_sizes, seed=seed, device=device, **settings)
+    return make_sim(backend, scene, num_envs, world_fields=object_world_fields(scene, object_sizes), seed=seed,
+                    device=device, **settings)
 
 
 class AllegroKukaTask(BatchedTask):
