@@ -90,7 +90,7 @@ class AllegroKukaTask(BatchedTask):
         self.device = dev = torch.device(device)
         self.num_arms = a = cfg.num_arms
         self.two_arms = a == 2
-        self._frames: Any = None  # tasks.render.MujocoFrames, made on the first render()
+        self._frames: Any = None  # tasks.sim.render.MujocoFrames, made on the first render()
         self.num_actions = DOFS_PER_ARM * a
         self.num_obs = observation_size(a, cfg.num_keypoints)
         self.max_episode_length = cfg.episode_length
@@ -293,17 +293,17 @@ class AllegroKukaTask(BatchedTask):
         self.last_curriculum_update = int(state.get("last_curriculum_update", self.last_curriculum_update))
 
     def render(self, env: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
-        """RGB image ``[height, width, 3]`` uint8 of env ``env`` (MuJoCo offscreen renderer; see
-        :mod:`tasks.render`). Raises ``NotImplementedError`` on a backend without host-side MuJoCo data
-        (MuJoCo Warp, Isaac Gym): render with a :func:`tasks.make_viewer` copy instead."""
-        from tasks.render import MujocoFrames
+        """RGB image ``[height, width, 3]`` uint8 of env ``env`` (MuJoCo offscreen renderer, cameras in
+        :mod:`tasks.allegro_kuka.render`). Raises ``NotImplementedError`` on a backend without host-side MuJoCo
+        data (MuJoCo Warp, Isaac Gym): render with a :func:`tasks.make_viewer` copy instead."""
+        from tasks.allegro_kuka.render import frames
 
         key = (env, width, height)
         if self._frames is None or self._frames.key != key:
             if self._frames is not None:
                 self._frames.close()
             try:
-                self._frames = MujocoFrames(self.sim, env, width, height, two_arms=self.two_arms)
+                self._frames = frames(self.sim, self.two_arms, env, width, height)
             except TypeError as err:
                 raise NotImplementedError(str(err)) from err
         return self._frames()
