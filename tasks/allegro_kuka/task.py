@@ -23,13 +23,12 @@ import torch
 from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import sampling as S
 from tasks.allegro_kuka.config import AllegroKukaConfig
-from tasks.allegro_kuka.objects import object_world_fields
+from tasks.allegro_kuka.objects import cuboid_mass_inertia, object_world_fields
 from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
 from tasks.allegro_kuka.rewards import lift_height, reward_terms, total_reward, update_lifted
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
     OBJECT_BASE_SIZE,
-    OBJECT_DENSITY,
     SceneInfo,
     SceneSpec,
     assign_objects,
@@ -122,7 +121,7 @@ class AllegroKukaTask(BatchedTask):
                                                    OBJECT_BASE_SIZE, cfg.keypoint_scale)  # [N, K, 3]
         self.object_body = self.scene.object_body
         # random forces (§4.5): mass of env 0's object (density 400 kg/m³, §4.1) for every env, as in the original
-        self.force_magnitude = OBJECT_DENSITY * float(np.prod(sizes[0])) * cfg.force_scale
+        self.force_magnitude = float(cuboid_mass_inertia(sizes[:1])[0][0]) * cfg.force_scale
         self.force_decay_factor = cfg.force_decay ** (self.control_dt / cfg.force_decay_interval)
         self.goal_mocap = self.scene.mocap_names.index("goal")
         self.bucket_mocap = self.scene.mocap_names.index("bucket") if cfg.subtask == "throw" else None
