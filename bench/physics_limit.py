@@ -71,7 +71,7 @@ def default_robot_state(num_arms: int = 1) -> tuple[mujoco.MjModel, np.ndarray, 
     from tasks.allegro_kuka.scene import SceneSpec, build_scene
 
     info = build_scene(SceneSpec(num_arms=num_arms))
-    model = info.compile()
+    model = mujoco.MjModel.from_xml_string(info.xml)
     qpos = model.qpos0.copy()
     for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):
         qpos[model.jnt_qposadr[model.joint(name).id]] = q

@@ -8,12 +8,9 @@ tasks that need it. User mistakes raise :class:`tasks.base.TaskConfigError` (one
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
-import types
-import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Headless offscreen rendering (videos) with EGL unless the user chose a backend; MuJoCo reads this
@@ -23,13 +20,15 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 # on the console of every run whose logging shows INFO (train.py's).
 logging.getLogger("OpenGL.acceleratesupport").setLevel(logging.WARNING)
 
+from tasks import settings as S  # noqa: E402
+from tasks.allegro_kuka.config import VARIANTS  # noqa: E402
 from tasks.base import BatchedTask, TaskConfigError, closest, fixed_physics_reason  # noqa: E402
 
 __all__ = ["TASKS", "BatchedTask", "TaskConfigError", "check_settings", "make", "make_viewer", "register"]
 
-# name -> "module:factory". A factory takes keyword arguments only (see tasks.base):
-#   num_envs: int, seed: int, device: str, sim: dict (unless marked fixed_physics), plus the task's own
-#   settings, each annotated with its type.
+# name -> "module:attr": a factory, or a mapping name -> factory. A factory takes keyword arguments only
+# (see tasks.base): num_envs: int, seed: int, device: str, sim: dict (unless marked fixed_physics), plus the
+# task's own settings (tasks.settings: its annotated keyword arguments, or its ``settings`` attribute).
 TASKS: dict[str, str] = {
     "Pendulum": "tasks.gymnasium:make_pendulum",
     "LunarLanderContinuous": "tasks.gymnasium:make_lunar_lander",
@@ -38,26 +37,12 @@ TASKS: dict[str, str] = {
     "Walker2d": "tasks.gymnasium:make_walker2d",
     "BipedalWalker": "tasks.gymnasium:make_bipedal_walker",
     "Gym": "tasks.gymnasium:make_gym",  # any Gymnasium id with Box actions: task.env_id=<id>
-    "AllegroKukaRegrasping": "tasks.allegro_kuka.registry:make_regrasping",
-    "AllegroKukaReorientation": "tasks.allegro_kuka.registry:make_reorientation",
-    "AllegroKukaThrow": "tasks.allegro_kuka.registry:make_throw",
-    "AllegroKukaTwoArmsRegrasping": "tasks.allegro_kuka.registry:make_two_arms_regrasping",
-    "AllegroKukaTwoArmsReorientation": "tasks.allegro_kuka.registry:make_two_arms_reorientation",
-    "AllegroKukaTwoArmsReorientationPartition": (
-        "tasks.allegro_kuka.registry:make_two_arms_reorientation_partition"
-    ),
-    "AllegroKukaTwoArmsReorientationHole": (
-        "tasks.allegro_kuka.registry:make_two_arms_reorientation_hole"
-    ),
-    "AllegroKukaTwoArmsReorientationBarrier": (
-        "tasks.allegro_kuka.registry:make_two_arms_reorientation_barrier"
-    ),
+    **dict.fromkeys(VARIANTS, "tasks.allegro_kuka.registry:FACTORIES"),  # the eight Allegro-Kuka variants
 }
-RUNTIME = ("num_envs", "seed", "device", "sim")  # factory arguments that are not task settings
 
 
 def register(name: str, target: str) -> None:
-    """Add ``name`` -> ``"module:factory"`` to the registry (raises ``ValueError`` on a clash)."""
+    """Add ``name`` -> ``"module:attr"`` to the registry (raises ``ValueError`` on a clash)."""
     if name in TASKS and TASKS[name] != target:
         raise ValueError(f"task {name!r} is already registered as {TASKS[name]}")
     TASKS[name] = target
@@ -74,7 +59,8 @@ def _resolve(name: str) -> Callable[..., BatchedTask]:
         raise TaskConfigError(f"unknown task {name!r}{closest(str(name), TASKS)}{_gym_hint(str(name))}; "
                               f"valid tasks: {', '.join(sorted(TASKS))}")
     module, attr = TASKS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    target = getattr(importlib.import_module(module), attr)
+    return target[name] if isinstance(target, Mapping) else target
 
 
 def _gym_hint(name: str) -> str:
@@ -87,90 +73,17 @@ def _gym_hint(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- checks
-def _show(value: Any) -> str:
-    """``value`` as written on a Hydra command line (``null``, ``true``, ``[1, 2]``, bare strings)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def _is_union(hint: Any) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType)
-
-
-def _describe(hint: Any) -> str:
-    """Human name of a type annotation: ``int``, ``float or null``, ``one of sync, async``, ``a list of float``."""
-    args = typing.get_args(hint)
-    if _is_union(hint):
-        text = " or ".join(_describe(a) for a in args if a is not type(None))
-        return f"{text} or null" if type(None) in args else text
-    if typing.get_origin(hint) is typing.Literal:
-        return "one of " + ", ".join(_show(a) for a in args)
-    if hint in (list, tuple) or typing.get_origin(hint) in (list, tuple):
-        items = {a for a in args if a is not Ellipsis}
-        return f"a list of {_describe(items.pop())}" if len(items) == 1 else "a list"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """Whether ``value`` fits the annotation ``hint`` (ints fit ``float``, lists fit ``tuple``; bools are not
-    ints). Annotations other than plain types, unions, ``Literal``, ``list``/``tuple``/``dict`` are not checked.
-    """
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any or hint is inspect.Parameter.empty:
-        return True
-    if _is_union(hint):
-        return any(_matches(value, a) for a in args)
-    if origin is typing.Literal:
-        return value in args
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint in (list, tuple) or origin in (list, tuple):
-        return isinstance(value, list | tuple) and _items_match(value, args)
-    if hint is dict or origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _items_match(items: list | tuple, args: tuple) -> bool:
-    """Element check for ``list[X]``, ``tuple[X, ...]`` and ``tuple[X, Y]`` (no args: anything)."""
-    if not args:
-        return True
-    if len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis):
-        return all(_matches(v, args[0]) for v in items)
-    return len(items) == len(args) and all(_matches(v, a) for v, a in zip(items, args, strict=True))
-
-
-def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    """The factory's evaluated annotations (empty when they cannot be evaluated: values are then unchecked)."""
-    try:
-        return typing.get_type_hints(factory)
-    except Exception:  # an unevaluable annotation only disables the check
-        return {}
+def settings_of(factory: Callable[..., Any]) -> dict[str, S.Setting] | None:
+    """What ``factory`` accepts: its ``settings`` attribute, else its keyword arguments (None: unchecked)."""
+    declared = getattr(factory, "settings", None)
+    return dict(declared) if declared is not None else S.from_signature(factory)
 
 
 def _check_keys_and_types(name: str, factory: Callable[..., Any], settings: dict[str, Any]) -> None:
     """Raise :class:`TaskConfigError` for an unknown, missing or mistyped setting of task ``name``."""
-    params = inspect.signature(factory).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = [k for k in params if k not in RUNTIME]
-    for key in settings:
-        if key not in allowed:
-            hint = closest(key, allowed) or f"; its settings: {', '.join(allowed) or 'none'}"
-            raise TaskConfigError(f"task {name} has no setting {key!r}{hint}")
-    hints = _type_hints(factory)
-    for key in allowed:
-        if key not in settings and params[key].default is inspect.Parameter.empty:
-            raise TaskConfigError(f"task {name} needs task.{key}=<{_describe(hints.get(key, Any))}>")
-        if key in settings and not _matches(settings[key], hints.get(key, Any)):
-            raise TaskConfigError(f"task.{key}={_show(settings[key])}: expected {_describe(hints[key])}")
+    accepted = settings_of(factory)
+    if accepted is not None:
+        S.check(settings, accepted, owner=f"task {name}")
 
 
 def _check_sim(name: str, factory: Callable[..., Any], sim: dict[str, Any] | None) -> None:
@@ -212,7 +125,7 @@ def _check_static(name: str, num_envs: int, sim: dict[str, Any] | None, settings
     """:func:`check_settings` without the factory's ``precheck`` (which builds an env); returns the factory."""
     factory = _resolve(name)
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-        raise TaskConfigError(f"task.num_envs={_show(num_envs)}: expected an int >= 1")
+        raise TaskConfigError(f"task.num_envs={S.show(num_envs)}: expected an int >= 1")
     _check_keys_and_types(name, factory, settings)
     _check_sim(name, factory, sim)
     return factory
@@ -245,7 +158,7 @@ def make_viewer(name: str, *, seed: int = 0, **settings: Any) -> BatchedTask:
     with one thread for simulated tasks, ``render_mode="rgb_array"`` for Gymnasium ones. ``settings`` as
     for :func:`make` (``num_envs`` is 1, the device is the CPU)."""
     factory = _resolve(name)
-    if "render_mode" in inspect.signature(factory).parameters:
+    if "render_mode" in (settings_of(factory) or {}):
         settings = {**settings, "render_mode": "rgb_array"}
     return make(name, num_envs=1, seed=seed, device="cpu", sim={"backend": "mujoco_cpu", "nthread": 1},
                 **settings)

@@ -4,8 +4,9 @@ A batched task steps ``num_envs`` environments at once with torch tensors in and
 `epo_isaac` never imports `tasks` (and vice versa): `train.py` wires them through this contract.
 
 A task *factory* (registered in ``tasks.TASKS``) takes keyword arguments only: ``num_envs``, ``seed``,
-``device``, ``sim`` (the simulator settings, ``cfg/sim/*.yaml``) and the task's own settings, each with a type
-annotation that :func:`tasks.make` checks values against. A factory whose physics is fixed (Gymnasium) is
+``device``, ``sim`` (the simulator settings, ``cfg/sim/*.yaml``) and the task's own settings: annotated keyword
+arguments, or a ``settings`` attribute declaring them (:mod:`tasks.settings`, e.g. from a dataclass, with nested
+groups), which :func:`tasks.make` checks values against. A factory whose physics is fixed (Gymnasium) is
 marked with :func:`fixed_physics` and takes no ``sim``. A factory may carry a ``precheck(settings)`` attribute: a
 cheap check of its settings' values that :func:`tasks.check_settings` runs before anything is built. Mistakes a
 user can fix raise :class:`TaskConfigError`.

@@ -1,8 +1,8 @@
 """Snapshots of single Gymnasium envs in mid-episode, so a resumed run continues the episodes it saved.
 
 Supported:
-- MuJoCo envs (``gymnasium.envs.mujoco.MujocoEnv``): the simulator's integration state (``mj_getState`` with
-  ``mjSTATE_INTEGRATION``: time, qpos, qvel, act, warm start, controls), the env's ``np_random`` and the
+- MuJoCo envs (``gymnasium.envs.mujoco.MujocoEnv``): the simulator's integration state
+  (:mod:`tasks.sim.mujoco_state`: time, qpos, qvel, act, warm start, controls), the env's ``np_random`` and the
   time-limit counter. Gymnasium pickles these envs by their constructor arguments (``EzPickle``), so pickling
   alone would restart them.
 - envs that pickle with their state (no ``EzPickle``, e.g. ``Pendulum-v1``): the whole wrapped env.
@@ -16,7 +16,6 @@ import pickle
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.utils import EzPickle
 
 
@@ -38,11 +37,9 @@ def snapshot(env: gym.Env) -> dict[str, Any] | None:
     """The state of ``env`` (a wrapped single env) in mid-episode, or None when it cannot be captured."""
     sim = _mujoco_env(env)
     if sim is not None:
-        import mujoco
+        from tasks.sim.mujoco_state import get_state
 
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.empty(mujoco.mj_stateSize(sim.model, spec), dtype=np.float64)
-        mujoco.mj_getState(sim.model, sim.data, physics, spec)
+        physics = get_state(sim.model, sim.data)
         limit = _time_limit(env)
         return {"kind": "mujoco", "physics": physics, "rng": sim.np_random.bit_generator.state,
                 "elapsed_steps": limit._elapsed_steps if limit is not None else None}
@@ -66,13 +63,9 @@ def restore(env: gym.Env, state: dict[str, Any]) -> gym.Env:
     sim = _mujoco_env(env)
     if sim is None:
         raise ValueError("a MuJoCo env snapshot cannot be restored into a non-MuJoCo env")
-    import mujoco
+    from tasks.sim.mujoco_state import set_state
 
-    spec = mujoco.mjtState.mjSTATE_INTEGRATION
-    if state["physics"].size != mujoco.mj_stateSize(sim.model, spec):
-        raise ValueError("the MuJoCo snapshot is for another model")
-    mujoco.mj_setState(sim.model, sim.data, state["physics"], spec)
-    mujoco.mj_forward(sim.model, sim.data)
+    set_state(sim.model, sim.data, state["physics"])
     sim.np_random.bit_generator.state = state["rng"]
     limit = _time_limit(env)
     if limit is not None and state["elapsed_steps"] is not None:

@@ -1,11 +1,10 @@
-"""Offscreen rendering: MP4 videos of any renderable task, still images of the Allegro-Kuka scene families.
+"""Videos of any renderable task (:meth:`tasks.base.BatchedTask.render`); no simulator is imported here.
 
     python -m tasks.render task=AllegroKukaRegrasping [num_steps=300] [out=regrasping.mp4] [seed=0]
-    python -m tasks.render stills=docs/images
 
 A random policy; to film a trained one use ``python train.py task=<Name> test=true checkpoint=<.pth>``.
-Headless: ``MUJOCO_GL=egl`` (the default set by :mod:`tasks`; Debian packages libegl1 libegl-mesa0
-libgl1-mesa-dri) or ``MUJOCO_GL=osmesa`` (libosmesa6).
+Frames come from the task (MuJoCo tasks: :mod:`tasks.sim.render`, headless with ``MUJOCO_GL=egl``). Still
+images of the Allegro-Kuka scenes: ``python -m tasks.allegro_kuka.render``.
 """
 
 from __future__ import annotations
@@ -18,55 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import imageio.v2 as imageio
-import mujoco  # MUJOCO_GL was set by the package (tasks/__init__.py), which always loads first
-import numpy as np
 import torch
 
 import tasks
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
-STILLS = {  # file name -> SceneSpec keyword arguments
-    "one_arm": {"num_arms": 1, "goal": "sphere"},
-    "throw": {"num_arms": 1, "goal": "sphere", "bucket": True},
-    "two_arms": {"num_arms": 2, "goal": "box"},
-    "hole": {"num_arms": 2, "goal": "box", "obstacle": "hole"},
-    "partition": {"num_arms": 2, "goal": "box", "obstacle": "partition"},
-    "barrier": {"num_arms": 2, "goal": "box", "obstacle": "barrier"},
-}
 VIDEO_FPS = 30
-
-
-def _camera(two_arms: bool) -> mujoco.MjvCamera:
-    cam = mujoco.MjvCamera()
-    cam.lookat[:] = (0.0, 0.0, 0.7) if two_arms else (0.0, 0.1, 0.65)
-    cam.distance = 3.0 if two_arms else 1.3
-    cam.azimuth, cam.elevation = (50.0, -25.0) if two_arms else (60.0, -28.0)
-    return cam
-
-
-class MujocoFrames:
-    """Offscreen frames of env ``env`` of a :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim`.
-
-    Call it for an RGB image ``[height, width, 3]`` uint8 of the env's current state.
-
-    Raises:
-        TypeError: ``sim`` keeps no host-side MuJoCo data (e.g. the MuJoCo Warp backend).
-    """
-
-    def __init__(self, sim: Any, env: int = 0, width: int = 640, height: int = 480, two_arms: bool = False) -> None:
-        if not hasattr(sim, "mj_data"):
-            raise TypeError(f"{type(sim).__name__} has no host-side MuJoCo data to render; use sim=mujoco")
-        self.key = (env, width, height)
-        self.sim, self.env = sim, env
-        self.renderer = mujoco.Renderer(sim.mj_model(env), height, width)
-        self.camera = _camera(two_arms)
-
-    def __call__(self) -> np.ndarray:
-        self.renderer.update_scene(self.sim.mj_data(self.env), camera=self.camera)
-        return self.renderer.render()
-
-    def close(self) -> None:
-        self.renderer.close()
 
 
 def frame_stride(control_dt: float, fps: int = VIDEO_FPS) -> int:
@@ -131,32 +87,6 @@ def record_video(task: Any, policy: Policy | None, num_steps: int, path: str, en
     return result
 
 
-def render_still(spec_kwargs: dict[str, Any], path: str, width: int = 960, height: int = 640,
-                 settle_steps: int = 30) -> str:
-    """A PNG of one scene family (§2–§4, §9, §10, §13) at the default pose, cube dropped on the table."""
-    from tasks.allegro_kuka.scene import SceneSpec, build_scene
-    from tasks.sim.mujoco_cpu import MujocoBatchedSim
-
-    spec = SceneSpec(**spec_kwargs)
-    sim = MujocoBatchedSim(build_scene(spec), 1, nthread=1)
-    one, ident = torch.tensor([0]), torch.tensor([[0.0, 0.0, 0.0, 1.0]])
-    two = spec.num_arms == 2
-    goal = torch.tensor([[0.75, 0.2, 0.85]]) if two else torch.tensor([[0.15, 0.2, 0.85]])
-    q = torch.tensor([[0.3, 0.2, 0.1, 0.93]])
-    sim.set_mocap(one, 0, goal, q / q.norm())
-    if spec.bucket:
-        sim.set_mocap(one, 1, torch.tensor([[0.45, -0.3, 0.35]]), ident)
-    start = torch.tensor([[-0.35, 0.05, 0.63]]) if two else torch.tensor([[-0.12, -0.1, 0.63]])
-    sim.reset_free_body(one, sim.scene.object_body, start, ident)
-    for _ in range(settle_steps):
-        sim.step()
-    frames = MujocoFrames(sim, 0, width, height, two_arms=two)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imageio.imwrite(path, frames())
-    frames.close()
-    return path
-
-
 def _parse(argv: list[str]) -> dict[str, str]:
     out = {}
     for a in argv:
@@ -173,16 +103,12 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__)
         return
     args = _parse(argv)
-    allowed = {"task", "num_steps", "out", "seed", "width", "height", "stills"}
+    allowed = {"task", "num_steps", "out", "seed", "width", "height"}
     unknown = sorted(set(args) - allowed)
     if unknown:
         raise SystemExit(f"unknown argument(s) {unknown}; allowed: {sorted(allowed)}")
-    if "stills" in args:
-        for name, kw in STILLS.items():
-            print(render_still(kw, os.path.join(args["stills"], f"{name}.png")))
-        return
     if "task" not in args:
-        raise SystemExit("task=<Name> is required (or stills=<dir>); see: python -m tasks.render --help")
+        raise SystemExit("task=<Name> is required; see: python -m tasks.render --help")
     torch.manual_seed(int(args.get("seed", 0)))
     task = tasks.make_viewer(args["task"], seed=int(args.get("seed", 0)))
     out = args.get("out", f"{args['task']}.mp4")

@@ -34,6 +34,7 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["max_epochs=ten"], "max_epochs"),
     (["task.num_envs=lots"], "task.num_envs"),
     (["task.episode_length=abc"], "episode_length"),
+    (["task=AllegroKukaRegrasping", "task.rewards.lifting_bonus=abc"], "task.rewards.lifting_bonus"),
     (["+max_epoch=5"], "max_epochs"),
     (["train.ga.gate_pvalu=0.1"], "gate_pvalue"),
     (["train.ga.gate=sometimes"], "kruskal"),

@@ -59,7 +59,8 @@ def test_unknown_setting_suggests_the_closest() -> None:
     ("AllegroKukaRegrasping", "episode_length", True, "task.episode_length=true: expected int"),
     ("AllegroKukaRegrasping", "success_tolerance", "tight", "task.success_tolerance=tight: expected float"),
     ("AllegroKukaRegrasping", "with_sticks", "yes", "task.with_sticks=yes: expected bool"),
-    ("AllegroKukaRegrasping", "force_prob_range", 0.1, "task.force_prob_range=0.1: expected a list"),
+    ("AllegroKukaRegrasping", "force_prob_range", 0.1, "task.force_prob_range=0.1: expected a list of float"),
+    ("AllegroKukaRegrasping", "rewards", {"lifting_bonus": "x"}, "task.rewards.lifting_bonus=x: expected float"),
     ("Pendulum", "max_episode_steps", "abc", "task.max_episode_steps=abc: expected int or null"),
     ("Pendulum", "vectorization_mode", "fast", "task.vectorization_mode=fast: expected one of sync, async"),
     ("Gym", "env_id", 3, "task.env_id=3: expected str"),
@@ -67,6 +68,12 @@ def test_unknown_setting_suggests_the_closest() -> None:
 def test_setting_of_the_wrong_type(name: str, key: str, value: Any, message: str) -> None:
     settings = {"env_id": "Hopper-v5"} if name == "Gym" else {}
     assert error_of(name, **{**settings, key: value}) == message
+
+
+def test_nested_reward_setting_from_the_command_line() -> None:
+    name, num_envs, settings, sim = task_settings(["task=AllegroKukaRegrasping", "task.rewards.lifting_bonus=5"])
+    tasks.check_settings(name, num_envs=num_envs, sim=sim, **settings)
+    assert settings["rewards"]["lifting_bonus"] == 5
 
 
 def test_values_of_the_right_type_pass() -> None:

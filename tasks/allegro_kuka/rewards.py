@@ -7,36 +7,9 @@ Spec: docs/spec/allegro_kuka.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-
-@dataclass(frozen=True)
-class RewardScales:
-    """Reward coefficients (§7; spec defaults).
-
-    Attributes:
-        lifting_rew_scale: × clip(lift height, 0, 0.5) while not lifted.
-        lifting_bonus: one-off bonus when the object is first lifted.
-        lifting_bonus_threshold: lift height (m) above which the object counts as lifted.
-        distance_delta_rew_scale: × fingertip-approach progress (m).
-        keypoint_rew_scale: × keypoint-distance progress (m), only while lifted.
-        reach_goal_bonus: paid as reach_goal_bonus / success_steps on each near-goal step.
-        success_steps: near-goal steps needed for a success.
-        kuka_actions_penalty_scale: × Σ|arm joint velocity| (single arm only).
-        allegro_actions_penalty_scale: × Σ|hand joint velocity| (single arm only).
-    """
-
-    lifting_rew_scale: float = 20.0
-    lifting_bonus: float = 300.0
-    lifting_bonus_threshold: float = 0.15
-    distance_delta_rew_scale: float = 50.0
-    keypoint_rew_scale: float = 200.0
-    reach_goal_bonus: float = 1000.0
-    success_steps: int = 1
-    kuka_actions_penalty_scale: float = 0.003
-    allegro_actions_penalty_scale: float = 0.0003
+from tasks.allegro_kuka.config import RewardScales
 
 
 def lift_height(object_z: torch.Tensor, object_start_z: float = 0.63) -> torch.Tensor:
@@ -68,6 +41,7 @@ def reward_terms(
     near: torch.Tensor,
     dof_vel: torch.Tensor | None,
     scales: RewardScales,
+    success_steps: int,
     gate_fingertips_by_lift: bool = True,
     num_arm_dofs: int = 7,
 ) -> dict[str, torch.Tensor]:
@@ -84,6 +58,7 @@ def reward_terms(
         dof_vel: ``[N, 23]`` joint velocities (rad/s) for the single-arm velocity penalties; None for
             the two-arm tasks (which have no penalties).
         scales: coefficients.
+        success_steps: near-goal steps needed for a success (the goal bonus is split over them).
         gate_fingertips_by_lift: True (single arm): fingertip approach is zero once lifted; False
             (two arms): never gated.
         num_arm_dofs: arm DOFs at the start of ``dof_vel`` (the rest are hand DOFs).
@@ -105,7 +80,7 @@ def reward_terms(
     keypoint = (best_keypoint_dist - keypoint_dist).clamp_(0.0, 100.0).mul_(scales.keypoint_rew_scale)
     keypoint.masked_fill_(not_lifted, 0.0)
 
-    reach_goal_bonus = torch.where(near, scales.reach_goal_bonus / scales.success_steps, 0.0)
+    reach_goal_bonus = torch.where(near, scales.reach_goal_bonus / success_steps, 0.0)
 
     terms = {
         "lifting": lifting,

@@ -4,7 +4,7 @@ Built from primitive shapes only (spec §2–§4, §9, §10, §13). Public API (
 
 * ``SceneSpec(num_arms=1|2, goal="sphere"|"box"|"none", bucket=False,
   obstacle=None|"hole"|"partition"|"barrier", object_size=(0.05, 0.05, 0.05))``
-  → ``build_scene(spec) -> SceneInfo`` (``.xml``, ``.compile()``, names, limits).
+  → ``build_scene(spec) -> SceneInfo`` (``.xml``, names, limits: a :class:`tasks.sim.base.Scene`).
 * Index layout, for ``A = num_arms`` (the backends' tensors follow it):
   - DoFs ``[A*23]``: per arm ``iiwa7_joint_1..7, index_joint_0..3, middle.., ring.., thumb_joint_0..3``
     (§2.2), arm 0 then arm 1; MuJoCo names are prefixed ``arm{a}_``.
@@ -140,12 +140,6 @@ class SceneInfo:
     @property
     def num_dofs(self) -> int:
         return len(self.dof_names)
-
-    def compile(self):  # -> mujoco.MjModel
-        """Compile ``xml`` with MuJoCo (imported here only: simulator code stays in ``tasks/sim``)."""
-        import mujoco
-
-        return mujoco.MjModel.from_xml_string(self.xml)
 
 
 def palm_body(arm: int) -> int:

@@ -23,12 +23,13 @@ import torch
 from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import sampling as S
 from tasks.allegro_kuka.config import AllegroKukaConfig
+from tasks.allegro_kuka.objects import cuboid_mass_inertia, object_world_fields
 from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
-from tasks.allegro_kuka.rewards import RewardScales, lift_height, reward_terms, total_reward, update_lifted
+from tasks.allegro_kuka.rewards import lift_height, reward_terms, total_reward, update_lifted
 from tasks.allegro_kuka.scene import DT as SCENE_DT
 from tasks.allegro_kuka.scene import (
     OBJECT_BASE_SIZE,
-    OBJECT_DENSITY,
+    SceneInfo,
     SceneSpec,
     assign_objects,
     build_scene,
@@ -36,15 +37,17 @@ from tasks.allegro_kuka.scene import (
     cuboid_scales,
 )
 from tasks.base import BatchedTask
+from tasks.sim.base import BatchedSim
 
 ARM_DOFS, HAND_DOFS = 7, 16
 DOFS_PER_ARM = ARM_DOFS + HAND_DOFS
 OBJECT_START_Z = 0.63  # nominal object start height z0 (m), §4.4 / §7
 
 
-def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
-                 sim: dict[str, Any]) -> Any:
-    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``).
+def make_backend(scene: SceneInfo, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
+                 sim: dict[str, Any]) -> BatchedSim:
+    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``), env ``i``'s object with the
+    full side lengths ``object_sizes[i]`` (``[N, 3]`` m).
 
     Keys: ``backend`` (default "mujoco"), ``num_threads`` (0 = all cores), ``substeps`` (physics steps
     per control step), ``physics_dt`` (s; must equal the scene's 1/120 s); any other key goes to the
@@ -52,7 +55,7 @@ def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: i
 
     Raises:
         ValueError: unknown backend or a physics_dt the scene does not use; ImportError: simulator missing;
-        TypeError: a setting the backend does not take.
+        TypeError: a setting the backend does not take, or a backend that misses part of the contract.
     """
     from tasks.sim import make_sim
 
@@ -63,14 +66,15 @@ def make_backend(scene: Any, num_envs: int, *, object_sizes: np.ndarray, seed: i
         raise ValueError(f"physics_dt={physics_dt} is not supported: the scene is built for {SCENE_DT} s")
     if "num_threads" in settings:
         settings["nthread"] = int(settings.pop("num_threads"))
-    return make_sim(backend, scene, num_envs, object_sizes=object_sizes, seed=seed, device=device, **settings)
+    return make_sim(backend, scene, num_envs, world_fields=object_world_fields(scene, object_sizes), seed=seed,
+                    device=device, **settings)
 
 
 class AllegroKukaTask(BatchedTask):
     """One or two Kuka + Allegro arms manipulating cuboids (regrasping / reorientation / throw).
 
     Args:
-        cfg: the variant and its settings (``AllegroKukaConfig``; built by ``registry.py``).
+        cfg: the variant and its settings (``AllegroKukaConfig``; built from ``config.VARIANTS``).
         num_envs: N. seed: seeds every random draw of the task (goals, resets, forces).
         device: torch device of the returned tensors. sim: backend settings for ``make_backend``.
 
@@ -86,7 +90,7 @@ class AllegroKukaTask(BatchedTask):
         self.device = dev = torch.device(device)
         self.num_arms = a = cfg.num_arms
         self.two_arms = a == 2
-        self._frames: Any = None  # tasks.render.MujocoFrames, made on the first render()
+        self._frames: Any = None  # tasks.sim.render.MujocoFrames, made on the first render()
         self.num_actions = DOFS_PER_ARM * a
         self.num_obs = observation_size(a, cfg.num_keypoints)
         self.max_episode_length = cfg.episode_length
@@ -117,15 +121,8 @@ class AllegroKukaTask(BatchedTask):
         self.keypoint_offsets = K.keypoint_offsets(torch.tensor(signs, **f32), self.object_scales,
                                                    OBJECT_BASE_SIZE, cfg.keypoint_scale)  # [N, K, 3]
         self.object_body = self.scene.object_body
-        self.scales = RewardScales(
-            lifting_rew_scale=cfg.lifting_rew_scale, lifting_bonus=cfg.lifting_bonus,
-            lifting_bonus_threshold=cfg.lifting_bonus_threshold,
-            distance_delta_rew_scale=cfg.distance_delta_rew_scale, keypoint_rew_scale=cfg.keypoint_rew_scale,
-            reach_goal_bonus=cfg.reach_goal_bonus, success_steps=cfg.success_steps,
-            kuka_actions_penalty_scale=cfg.kuka_actions_penalty_scale,
-            allegro_actions_penalty_scale=cfg.allegro_actions_penalty_scale)
         # random forces (§4.5): mass of env 0's object (density 400 kg/m³, §4.1) for every env, as in the original
-        self.force_magnitude = OBJECT_DENSITY * float(np.prod(sizes[0])) * cfg.force_scale
+        self.force_magnitude = float(cuboid_mass_inertia(sizes[:1])[0][0]) * cfg.force_scale
         self.force_decay_factor = cfg.force_decay ** (self.control_dt / cfg.force_decay_interval)
         self.goal_mocap = self.scene.mocap_names.index("goal")
         self.bucket_mocap = self.scene.mocap_names.index("bucket") if cfg.subtask == "throw" else None
@@ -227,12 +224,13 @@ class AllegroKukaTask(BatchedTask):
         best_kp = K.fill_uninitialised(self.best_keypoint_dist, kp_dist)
         best_ft = K.fill_uninitialised(self.best_fingertip_dist, ft_dist)
         height = lift_height(self._object_z, OBJECT_START_Z)
-        lifted = update_lifted(self.lifted, height, cfg.lifting_bonus_threshold)
+        lifted = update_lifted(self.lifted, height, cfg.rewards.lifting_bonus_threshold)
         near = K.near_goal(kp_dist, self.success_tolerance, cfg.keypoint_scale)
         terms = reward_terms(
             height=height, lifted_before=self.lifted, lifted=lifted, fingertip_dist=ft_dist,
             best_fingertip_dist=best_ft, keypoint_dist=kp_dist, best_keypoint_dist=best_kp,
-            near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=self.scales,
+            near=near, dof_vel=None if self.two_arms else self.sim.dof_vel, scales=cfg.rewards,
+            success_steps=cfg.success_steps,
             gate_fingertips_by_lift=not self.two_arms)
         # a diverged world's state is the model default, not a consequence of the action: no reward, no success
         terms = {name: value.masked_fill(unstable, 0.0) for name, value in terms.items()}
@@ -295,17 +293,17 @@ class AllegroKukaTask(BatchedTask):
         self.last_curriculum_update = int(state.get("last_curriculum_update", self.last_curriculum_update))
 
     def render(self, env: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
-        """RGB image ``[height, width, 3]`` uint8 of env ``env`` (MuJoCo offscreen renderer; see
-        :mod:`tasks.render`). Raises ``NotImplementedError`` on a backend without host-side MuJoCo data
-        (MuJoCo Warp, Isaac Gym): render with a :func:`tasks.make_viewer` copy instead."""
-        from tasks.render import MujocoFrames
+        """RGB image ``[height, width, 3]`` uint8 of env ``env`` (MuJoCo offscreen renderer, cameras in
+        :mod:`tasks.allegro_kuka.render`). Raises ``NotImplementedError`` on a backend without host-side MuJoCo
+        data (MuJoCo Warp, Isaac Gym): render with a :func:`tasks.make_viewer` copy instead."""
+        from tasks.allegro_kuka.render import frames
 
         key = (env, width, height)
         if self._frames is None or self._frames.key != key:
             if self._frames is not None:
                 self._frames.close()
             try:
-                self._frames = MujocoFrames(self.sim, env, width, height, two_arms=self.two_arms)
+                self._frames = frames(self.sim, self.two_arms, env, width, height)
             except TypeError as err:
                 raise NotImplementedError(str(err)) from err
         return self._frames()

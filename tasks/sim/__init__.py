@@ -1,7 +1,8 @@
 """Simulator backends behind :class:`tasks.sim.base.BatchedSim`; ``make_sim`` picks one by name.
 
 Only the modules of this package import a simulator; each is imported lazily, so a missing optional package
-(mujoco_warp, isaacgym) only fails for the backend that needs it.
+(mujoco_warp, isaacgym) only fails for the backend that needs it. A new backend: a :class:`BatchedSim`
+subclass (the contract is in :mod:`tasks.sim.base`) and an entry in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 from typing import Any
 
 from tasks.base import TaskConfigError, closest
-from tasks.sim.base import BatchedSim
+from tasks.sim.base import BatchedSim, Scene
 
 # name -> ("module:class", what to install when its import fails)
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -53,10 +54,15 @@ def backend_class(backend: str) -> type:
     return getattr(mod, cls)
 
 
-def make_sim(backend: str, scene: Any, num_envs: int, **kwargs: Any) -> BatchedSim:
-    """Build ``num_envs`` worlds of ``scene`` on ``backend`` (keyword arguments go to its constructor).
+def make_sim(backend: str, scene: Scene, num_envs: int, **kwargs: Any) -> BatchedSim:
+    """Build ``num_envs`` worlds of ``scene`` on ``backend`` (keyword arguments go to its constructor, e.g.
+    ``world_fields``, ``nthread``, ``device``, ``substeps``; see :mod:`tasks.sim.base`).
 
     Raises:
         TaskConfigError: unknown backend, or its simulator package is missing (see :func:`backend_class`).
+        TypeError: the backend misses part of the contract (:meth:`BatchedSim.check_contract`; an abstract
+            method: Python's own message), or does not take one of ``kwargs``.
     """
-    return backend_class(backend)(scene, num_envs, **kwargs)
+    sim = backend_class(backend)(scene, num_envs, **kwargs)
+    sim.check_contract()
+    return sim

@@ -1,7 +1,18 @@
-"""Contract of a batched physics backend (MuJoCo CPU, MuJoCo Warp, Isaac Gym).
+"""The contract between a task's scene and a batched physics backend (MuJoCo CPU, MuJoCo Warp, Isaac Gym),
+stated once here.
 
-Only modules under ``tasks/sim`` import a simulator. A task builds its model (MJCF) once and hands
-it to a backend; the backend steps N worlds and exposes state as torch tensors.
+Only modules under ``tasks/sim`` import a simulator. A task describes its scene once (:class:`Scene`), a
+backend steps N worlds of it and exposes their state as torch tensors (:class:`BatchedSim`).
+
+What a scene gives a backend (:class:`Scene`, e.g. ``tasks.allegro_kuka.scene.SceneInfo``):
+    ``xml`` (MJCF with one position actuator per actuated joint, named as the joint, and ``sensordata`` laid out
+    as :data:`SENSOR_GROUPS` for the tracked names), ``dof_names``, ``body_names``, ``site_names``,
+    ``mocap_names``, ``passive_joints``, and ``dof_lower``/``dof_upper``/``default_dof_pos`` ``[D]`` rad.
+What a task may give a backend besides (constructor keywords, :func:`tasks.sim.make_sim`):
+    ``world_fields`` (:data:`WorldFields`: per-world values of model fields, e.g. each env's object size,
+    mass and inertia), ``nthread``, ``device``, ``substeps``, ``seed``, and backend-specific options.
+What a backend exposes: the attributes :data:`CONTRACT` lists (checked by :meth:`BatchedSim.check_contract`
+when :func:`tasks.sim.make_sim` builds it) and the abstract methods of :class:`BatchedSim`.
 
 Conventions: SI units (m, rad, s, N, N·m); every position is in the env's own frame (each env is a
 separate world); quaternions are **(x, y, z, w)**, scalar last, as in the spec and Isaac Gym; a
@@ -11,12 +22,32 @@ backend converts from its native order. One control step = ``substeps`` physics 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Mapping
+from typing import Protocol
 
 import numpy as np
 import torch
 
-# sensordata groups of the scene (tasks/allegro_kuka/scene.py), in order: name, floats per item, item kind
+# model field (an MjModel array, e.g. "geom_size"; its prefix names the element kind: geom_, body_, jnt_, site_,
+# actuator_) -> element name -> per-world values [N, *per-element shape]. Applied once at construction.
+WorldFields = Mapping[str, Mapping[str, np.ndarray]]
+
+
+class Scene(Protocol):
+    """What a backend reads from a scene (see the module docstring); names are MJCF names."""
+
+    xml: str  # MJCF
+    dof_names: list[str]  # actuated joints, in the order of dof_pos / dof_vel / targets [D]
+    body_names: list[str]  # tracked bodies, the order of the body_* tensors [B]
+    site_names: list[str]  # tracked sites, the order of site_pos [S]
+    mocap_names: list[str]  # mocap bodies, the index order of set_mocap
+    passive_joints: list[str]  # non-actuated joints that reset_dofs puts back to 0
+    dof_lower: np.ndarray  # [D] rad
+    dof_upper: np.ndarray  # [D] rad
+    default_dof_pos: np.ndarray  # [D] rad: the initial pose and PD targets
+
+
+# sensordata groups a scene declares (tasks/allegro_kuka/scene.py), in order: name, floats per item, item kind
 SENSOR_GROUPS: tuple[tuple[str, int, str], ...] = (
     ("body_pos", 3, "body"), ("body_quat_wxyz", 4, "body"), ("body_linvel", 3, "body"),
     ("body_angvel", 3, "body"), ("body_axes", 9, "body"), ("site_pos", 3, "site"), ("dof_pos", 1, "dof"),
@@ -47,10 +78,20 @@ def sensor_views(buf: torch.Tensor, num_bodies: int, num_sites: int, num_dofs: i
     return views
 
 
+# what every backend must provide after construction (BatchedSim.check_contract): name -> description
+CONTRACT: dict[str, str] = {
+    "scene": "the Scene it was built from", "num_envs": "N", "device": "torch device of the tensors",
+    "control_dt": "seconds of simulated time per step()",
+    "dof_pos": "[N, D] tensor", "dof_vel": "[N, D] tensor", "body_pos": "[N, B, 3] tensor",
+    "body_quat": "[N, B, 4] tensor", "body_linvel": "[N, B, 3] tensor", "body_angvel": "[N, B, 3] tensor",
+    "body_rotmat": "[N, B, 3, 3] tensor", "site_pos": "[N, S, 3] tensor", "unstable": "[N] bool tensor",
+}
+
+
 class BatchedSim(ABC):
     """N worlds of one scene. Tensors are refreshed after ``step`` and after ``reset_*``.
 
-    Attributes (torch float32 on ``device``):
+    Attributes (:data:`CONTRACT`; tensors torch float32 on ``device``):
         dof_pos ``[N, D]`` rad, dof_vel ``[N, D]`` rad/s: actuated robot joints in spec order.
         body_pos ``[N, B, 3]``, body_quat ``[N, B, 4]`` (x, y, z, w), body_linvel ``[N, B, 3]``,
         body_angvel ``[N, B, 3]`` (world frame), body_rotmat ``[N, B, 3, 3]`` (body -> world, the same
@@ -61,9 +102,11 @@ class BatchedSim(ABC):
             ``sim/unstable_resets``).
 
     The tensors are updated in place, so a view taken once (``sim.site_pos[:, :2]``) stays current.
+    A backend's constructor takes ``(scene, num_envs, **options)`` and applies the ``world_fields`` it is given
+    (:data:`WorldFields`).
     """
 
-    scene: Any
+    scene: Scene
     num_envs: int
     device: torch.device
     control_dt: float
@@ -76,6 +119,17 @@ class BatchedSim(ABC):
     body_rotmat: torch.Tensor
     site_pos: torch.Tensor
     unstable: torch.Tensor
+
+    def check_contract(self) -> None:
+        """Raise ``TypeError`` (one line naming the first missing attribute) unless this backend provides every
+        attribute of :data:`CONTRACT`, each tensor with ``num_envs`` rows."""
+        name = type(self).__name__
+        for key, what in CONTRACT.items():
+            if not hasattr(self, key):
+                raise TypeError(f"simulator backend {name} does not provide {key!r} ({what}; tasks/sim/base.py)")
+            value = getattr(self, key)
+            if what.endswith("tensor") and (not isinstance(value, torch.Tensor) or value.shape[0] != self.num_envs):
+                raise TypeError(f"simulator backend {name}: {key!r} must be a {what} with N = {self.num_envs}")
 
     @abstractmethod
     def set_dof_targets(self, targets: torch.Tensor) -> None:

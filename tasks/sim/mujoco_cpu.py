@@ -2,15 +2,13 @@
 
 Constructor::
 
-    MujocoBatchedSim(scene, num_envs, *, object_sizes=None, nthread=0, device="cpu", substeps=2, seed=0,
+    MujocoBatchedSim(scene, num_envs, *, world_fields=None, nthread=0, device="cpu", substeps=2, seed=0,
                      refresh_sensors=False, persistent=False)
 
-* ``scene``: a :class:`tasks.allegro_kuka.scene.SceneInfo` (or any object with the same attributes: ``xml``,
-  ``dof_names``, ``body_names``, ``site_names``, ``mocap_names``, ``passive_joints``, ``object_geom``,
-  ``goal_geom``, ``default_dof_pos``, ``spec.goal``).
-* ``object_sizes``: ``[N, 3]`` full side lengths (m) of each env's cuboid (§4.1), or None for the template.
-  One model serves every env; the object's (and a box goal marker's) geom size, mass (400 kg/m³) and inertia
-  are per-world model fields (``Batch.expand``), so no per-shape model compile is needed.
+* ``scene``: a :class:`tasks.sim.base.Scene` (e.g. :class:`tasks.allegro_kuka.scene.SceneInfo`).
+* ``world_fields``: per-world model fields (:data:`tasks.sim.base.WorldFields`, e.g. each env's object size,
+  mass and inertia), or None: every world is the template. One model serves every env; the given fields are
+  per-world copies (``Batch.expand``) followed by ``set_const``, so no per-world model compile is needed.
 * ``nthread``: worker threads (0 = all cores). ``substeps``: physics steps of 1/120 s per control step.
 * ``seed``: stored for API symmetry; MuJoCo itself is deterministic (bit-identical to a loop over MjData).
 * ``refresh_sensors``: False (default) reads the sensors ``mj_step`` computed, i.e. MuJoCo's convention
@@ -28,20 +26,20 @@ as PhysX clamps a joint at its maximum joint velocity each solver step (spec §2
 
 State tensors (float32, ``device``) follow :class:`tasks.sim.base.BatchedSim`; they are refreshed in place
 (read them, do not write them). Extras: ``unstable [N]`` bool (MuJoCo reset a diverging world during the
-last step: reset that env), ``object_mass [N]`` kg, ``dof_lower/dof_upper [D]`` rad,
+last step: reset that env), ``dof_lower/dof_upper [D]`` rad,
 ``default_dof_pos [D]`` rad, ``mj_model(i)`` / ``mj_data(i)`` (one world, e.g. to render).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import mujoco
 import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
-from tasks.sim.base import BatchedSim
+from tasks.sim.base import BatchedSim, Scene, WorldFields
+
+_ELEMENTS = {"geom": "geom", "body": "body", "jnt": "joint", "site": "site", "actuator": "actuator"}
 
 
 def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -57,18 +55,25 @@ def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(x)
 
 
-def cuboid_mass_inertia(sizes: np.ndarray, density: float = 400.0) -> tuple[np.ndarray, np.ndarray]:
-    """Mass ``[N]`` kg and principal inertia ``[N, 3]`` kg·m² of solid boxes with full sides ``[N, 3]`` m."""
-    m = density * sizes.prod(axis=1)
-    sq = sizes**2
-    inertia = m[:, None] / 12.0 * np.stack([sq[:, 1] + sq[:, 2], sq[:, 0] + sq[:, 2], sq[:, 0] + sq[:, 1]], 1)
-    return m, inertia
+def element_id(model: mujoco.MjModel, field: str, element: str) -> int:
+    """Index of element ``element`` in model field ``field`` (``geom_size`` + ``"object_geom"`` -> its geom id).
+
+    Raises:
+        ValueError: the field's prefix is not a known element kind, or the model has no such element.
+    """
+    kind = _ELEMENTS.get(field.split("_")[0])
+    if kind is None:
+        raise ValueError(f"world field {field!r}: expected a geom_, body_, jnt_, site_ or actuator_ model field")
+    try:
+        return int(getattr(model, kind)(element).id)
+    except KeyError as err:
+        raise ValueError(f"world field {field!r}: the scene has no {kind} named {element!r}") from err
 
 
 class MujocoBatchedSim(BatchedSim):
     """N worlds of one MJCF scene on MuJoCo's batched CPU stepping (see module docstring)."""
 
-    def __init__(self, scene: Any, num_envs: int, *, object_sizes: torch.Tensor | np.ndarray | None = None,
+    def __init__(self, scene: Scene, num_envs: int, *, world_fields: WorldFields | None = None,
                  nthread: int = 0, device: str | torch.device = "cpu", substeps: int = 2, seed: int = 0,
                  refresh_sensors: bool = False, persistent: bool = False) -> None:
         self.scene, self.num_envs, self.seed = scene, int(num_envs), seed
@@ -107,7 +112,7 @@ class MujocoBatchedSim(BatchedSim):
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
         self._vcap_adr, self._vcap = self._vadr[capped], limit[capped]  # clamped dofs, their limits
 
-        self._set_object_sizes(object_sizes)
+        self._set_world_fields(world_fields or {})
         self._build_views()
         self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), dtype=torch.float32, device=self.device)
         self.dof_upper = torch.tensor(np.asarray(scene.dof_upper), dtype=torch.float32, device=self.device)
@@ -118,33 +123,15 @@ class MujocoBatchedSim(BatchedSim):
         self.reset_dofs(all_ids, self.default_dof_pos.expand(n, -1), torch.zeros(n, len(jid)))
 
     # ------------------------------------------------------------------------------------------- setup
-    def _set_object_sizes(self, sizes: torch.Tensor | np.ndarray | None) -> None:
-        m, scene = self.model, self.scene
-        gid = m.geom(scene.object_geom).id
-        bid = m.geom_bodyid[gid]
-        if sizes is None:
-            self.object_sizes = np.repeat(2 * m.geom_size[gid][None], self.num_envs, 0)
-            self.object_mass = torch.full((self.num_envs,), float(m.body_mass[bid]), device=self.device)
-            return
-        sizes = _np(sizes).astype(np.float64).reshape(self.num_envs, 3)
-        self.object_sizes = sizes
-        mass, inertia = cuboid_mass_inertia(sizes)
-        b = self.batch
-        half = sizes / 2
-        goal_box = (scene.goal_geom is not None
-                    and m.geom_type[m.geom(scene.goal_geom).id] == mujoco.mjtGeom.mjGEOM_BOX)
-        b.expand("geom_size")[:, gid] = half
-        b.expand("geom_rbound")[:, gid] = np.linalg.norm(half, axis=1)
-        b.expand("geom_aabb")[:, gid] = np.concatenate([np.zeros_like(half), half], 1)
-        if goal_box:
-            ggid = m.geom(scene.goal_geom).id
-            b.expand("geom_size")[:, ggid] = half
-            b.expand("geom_rbound")[:, ggid] = np.linalg.norm(half, axis=1)
-            b.expand("geom_aabb")[:, ggid] = np.concatenate([np.zeros_like(half), half], 1)
-        b.expand("body_mass")[:, bid] = mass
-        b.expand("body_inertia")[:, bid] = inertia
-        b.set_const()
-        self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
+    def _set_world_fields(self, fields: WorldFields) -> None:
+        """Per-world copies of the given model fields, then ``set_const`` (masses, inertias -> derived)."""
+        for name, rows in fields.items():
+            per_world = self.batch.expand(name)
+            for element, values in rows.items():
+                k = element_id(self.model, name, element)
+                per_world[:, k] = np.asarray(values, dtype=np.float64).reshape(per_world[:, k].shape)
+        if fields:
+            self.batch.set_const()
 
     def _build_views(self) -> None:
         """A float32 mirror of ``sensordata`` (on ``device``: one more copy of it there); every state tensor
@@ -241,7 +228,7 @@ class MujocoBatchedSim(BatchedSim):
 
     # ------------------------------------------------------------------------------------------- extras
     def mj_model(self, env: int = 0) -> mujoco.MjModel:
-        """World ``env``'s model (with its own object size), e.g. for rendering (cached; do not modify)."""
+        """World ``env``'s model (with its own ``world_fields``), e.g. for rendering (cached; do not modify)."""
         if env not in self._models:
             self._models[env] = self.batch.get_model(env)
         return self._models[env]

@@ -2,12 +2,12 @@
 
 Constructor::
 
-    MujocoWarpBatchedSim(scene, num_envs, *, object_sizes=None, device="cuda", substeps=2, seed=0,
-                         nconmax=None, njmax=None, nthread=0)
+    MujocoWarpBatchedSim(scene, num_envs, *, world_fields=None, device="cuda", substeps=2, seed=0,
+                         nconmax=None, njmax=None, nthread=0, refresh_sensors=False)
 
 Same arguments and tensors as :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim` (``nthread`` is accepted and
-ignored). The state lives in Warp arrays viewed zero-copy as torch tensors (``wp.to_torch``); per-env object
-sizes are batched model fields (``put_model(batch_sizes=...)``). After each step a ``forward`` pass makes
+ignored). The state lives in Warp arrays viewed zero-copy as torch tensors (``wp.to_torch``); the
+``world_fields`` are batched model fields (``put_model(batch_sizes=...)``). After each step a ``forward`` pass makes
 positions, velocities and sensors current (as the CPU backend's ``mjSTAGE_VEL``). On CUDA the step is
 captured once in a CUDA graph. Status: minimal; exercised on Warp's CPU device only (no GPU here), where it
 compiles for about a minute and runs far below the CPU backend's speed.
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import warp as wp
 
-from tasks.sim.base import BatchedSim
-from tasks.sim.mujoco_cpu import _ids, cuboid_mass_inertia
+from tasks.sim.base import BatchedSim, Scene, WorldFields
+from tasks.sim.mujoco_cpu import _ids, element_id
 
 
 @wp.kernel
@@ -41,7 +41,7 @@ def _clamp_speeds(qvel: wp.array2d(dtype=float), adr: wp.array(dtype=int), limit
 class MujocoWarpBatchedSim(BatchedSim):
     """N worlds of one MJCF scene on MuJoCo Warp (see module docstring)."""
 
-    def __init__(self, scene: Any, num_envs: int, *, object_sizes: torch.Tensor | np.ndarray | None = None,
+    def __init__(self, scene: Scene, num_envs: int, *, world_fields: WorldFields | None = None,
                  device: str | torch.device = "cuda", substeps: int = 2, seed: int = 0,
                  nconmax: int | None = None, njmax: int | None = None, nthread: int = 0,
                  refresh_sensors: bool = False) -> None:
@@ -73,7 +73,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         mjd.ctrl[[mjm.actuator(j).id for j in scene.dof_names]] = default
         mujoco.mj_forward(mjm, mjd)
         with wp.ScopedDevice(self._wp_device):
-            self._m = self._put_model(mjm, object_sizes)
+            self._m = self._put_model(mjm, world_fields or {})
             self._d = mjw.put_data(mjm, mjd, nworld=n, nconmax=nconmax, njmax=njmax)
         t = wp.to_torch
         d = self._d
@@ -95,34 +95,18 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._graph = None
         self._forward_all()
 
-    def _put_model(self, mjm: mujoco.MjModel, sizes: Any) -> Any:
-        gid = mjm.geom(self.scene.object_geom).id
-        bid = mjm.geom_bodyid[gid]
-        if sizes is None:
-            self.object_mass = torch.full((self.num_envs,), float(mjm.body_mass[bid]), device=self.device)
+    def _put_model(self, mjm: mujoco.MjModel, fields: WorldFields) -> Any:
+        """The device model with per-world copies of the given model fields (``batch_sizes``), filled in."""
+        if not fields:
             return mjw.put_model(mjm)
-        sizes = (sizes.detach().cpu().numpy() if isinstance(sizes, torch.Tensor) else np.asarray(sizes))
-        sizes = sizes.astype(np.float64).reshape(self.num_envs, 3)
-        mass, inertia = cuboid_mass_inertia(sizes)
-        n = self.num_envs
-        fields = ("geom_size", "geom_rbound", "geom_aabb", "body_mass", "body_inertia")
-        m = mjw.put_model(mjm, batch_sizes={f: n for f in fields})
-        geoms = [gid]
-        g = self.scene.goal_geom
-        if g is not None and mjm.geom_type[mjm.geom(g).id] == mujoco.mjtGeom.mjGEOM_BOX:
-            geoms.append(mjm.geom(g).id)
-        half = sizes / 2
-        for name, rows in (("geom_size", {k: half for k in geoms}),
-                           ("geom_rbound", {k: np.linalg.norm(half, axis=1) for k in geoms}),
-                           ("geom_aabb", {k: np.concatenate([np.zeros_like(half), half], 1).reshape(n, 2, 3)
-                                          for k in geoms}),
-                           ("body_mass", {bid: mass}), ("body_inertia", {bid: inertia})):
+        m = mjw.put_model(mjm, batch_sizes={name: self.num_envs for name in fields})
+        for name, rows in fields.items():
             arr = getattr(m, name)
             host = arr.numpy().copy()
-            for k, v in rows.items():
-                host[:, k] = v.reshape(host[:, k].shape)
+            for element, values in rows.items():
+                k = element_id(mjm, name, element)
+                host[:, k] = np.asarray(values).reshape(host[:, k].shape)
             setattr(m, name, wp.array(host, dtype=arr.dtype))
-        self.object_mass = torch.tensor(mass, dtype=torch.float32, device=self.device)
         return m
 
     # ------------------------------------------------------------------------------------------- internals

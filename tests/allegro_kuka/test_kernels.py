@@ -185,7 +185,8 @@ def _terms(**over):
         best_keypoint_dist=torch.tensor([0.3, 0.3, 0.1]),
         near=torch.tensor([False, False, True]),
         dof_vel=torch.ones(n, 23),
-        scales=RewardScales(success_steps=30, reach_goal_bonus=1000.0),
+        scales=RewardScales(reach_goal_bonus=1000.0),
+        success_steps=30,
     )
     kw.update(over)
     return reward_terms(**kw)

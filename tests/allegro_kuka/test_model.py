@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tasks.allegro_kuka.objects import object_world_fields
 from tasks.allegro_kuka.scene import (
     FINGERS,
     SceneSpec,
@@ -19,7 +20,8 @@ from tasks.allegro_kuka.scene import (
     palm_site,
 )
 from tasks.base import TaskConfigError
-from tasks.sim import make_sim
+from tasks.sim import BACKENDS, make_sim
+from tasks.sim.base import BatchedSim
 from tasks.sim.mujoco_cpu import MujocoBatchedSim
 
 VARIANTS = [
@@ -37,14 +39,18 @@ THUMB_LIMITS = [(0.279244, 1.57075), (-0.331603, 1.151883), (-0.279244, 1.727825
 LIMITS = ARM_LIMITS + FINGER_LIMITS * 3 + THUMB_LIMITS  # §2.3
 
 
-def _sim(spec: SceneSpec | None = None, n: int = 2, **kw) -> MujocoBatchedSim:
-    return MujocoBatchedSim(build_scene(spec), n, nthread=1, **kw)
+def _sim(spec: SceneSpec | None = None, n: int = 2, sizes: np.ndarray | None = None, nthread: int = 1,
+         **kw) -> MujocoBatchedSim:
+    """``n`` worlds of ``spec``'s scene; env ``i``'s object has the full sides ``sizes[i]`` (None: the template)."""
+    info = build_scene(spec)
+    fields = None if sizes is None else object_world_fields(info, sizes)
+    return MujocoBatchedSim(info, n, nthread=nthread, world_fields=fields, **kw)
 
 
 @pytest.mark.parametrize("spec", VARIANTS, ids=lambda s: f"{s.num_arms}arm-{s.goal}-{s.bucket}-{s.obstacle}")
 def test_every_variant_compiles_with_dofs_in_spec_order(spec: SceneSpec) -> None:
     info = build_scene(spec)
-    m = info.compile()
+    m = mujoco.MjModel.from_xml_string(info.xml)
     assert m.nu == 23 * spec.num_arms == info.num_dofs
     names = [f"{p}{j}" for p in [f"arm{a}_" for a in range(spec.num_arms)]
              for j in [f"iiwa7_joint_{i}" for i in range(1, 8)]
@@ -58,7 +64,7 @@ def test_every_variant_compiles_with_dofs_in_spec_order(spec: SceneSpec) -> None
 
 def test_joint_limits_and_drives_match_spec() -> None:
     info = build_scene(SceneSpec(num_arms=2))
-    m = info.compile()
+    m = mujoco.MjModel.from_xml_string(info.xml)
     rng = np.array([m.jnt_range[m.joint(n).id] for n in info.dof_names])
     np.testing.assert_allclose(rng, np.array(LIMITS * 2), atol=1e-5)
     np.testing.assert_allclose(info.dof_lower, rng[:, 0])
@@ -94,7 +100,7 @@ def test_cuboid_families_and_assignment() -> None:
 
 def test_cubes_of_every_size_come_to_rest_on_the_table() -> None:
     sizes = np.array([[0.05, 0.05, 0.05], [0.1, 0.05, 0.025], [0.05, 0.05, 0.15]])
-    sim = _sim(n=3, object_sizes=sizes)
+    sim = _sim(n=3, sizes=sizes)
     ids = torch.arange(3)
     # away from the hand, which hovers over the table centre (§3.5)
     sim.reset_free_body(ids, sim.scene.object_body, torch.tensor([[-0.15, -0.12, 0.7]] * 3),
@@ -104,7 +110,9 @@ def test_cubes_of_every_size_come_to_rest_on_the_table() -> None:
     obj = sim.scene.object_body
     np.testing.assert_allclose(sim.body_pos[:, obj, 2], 0.53 + sizes[:, 2] / 2, atol=3e-3)
     assert sim.body_linvel[:, obj].norm(dim=-1).max() < 1e-2
-    np.testing.assert_allclose(sim.object_mass, 400 * sizes.prod(1), rtol=1e-6)
+    body = sim.model.body("object").id
+    mass = [sim.mj_model(i).body_mass[body] for i in range(3)]
+    np.testing.assert_allclose(mass, 400 * sizes.prod(1), rtol=1e-6)
 
 
 def test_pd_reaches_target_and_arm_holds_pose_under_gravity() -> None:
@@ -163,8 +171,8 @@ def _rollout(sim: MujocoBatchedSim, steps: int = 20) -> torch.Tensor:
 
 def test_same_inputs_give_the_same_trajectory() -> None:
     sizes = assign_objects(3, cuboid_scales())
-    a = _rollout(_sim(n=3, object_sizes=sizes))
-    b = _rollout(MujocoBatchedSim(build_scene(SceneSpec()), 3, nthread=2, object_sizes=sizes))
+    a = _rollout(_sim(n=3, sizes=sizes))
+    b = _rollout(_sim(n=3, sizes=sizes, nthread=2))
     assert torch.equal(a, b)
 
 
@@ -172,7 +180,7 @@ def test_same_inputs_give_the_same_trajectory() -> None:
 def test_batched_stepping_equals_a_loop_over_mjdata(refresh_sensors: bool) -> None:
     """Sensors follow mj_step's convention (the state before the last substep) unless refresh_sensors."""
     sizes = assign_objects(3, cuboid_scales())
-    sim = _sim(n=3, object_sizes=sizes, refresh_sensors=refresh_sensors)
+    sim = _sim(n=3, sizes=sizes, refresh_sensors=refresh_sensors)
     traj = _rollout(sim, 10)
     g = torch.Generator().manual_seed(0)
     targets = [sim.dof_lower + torch.rand(3, 23, generator=g) * (sim.dof_upper - sim.dof_lower)
@@ -195,8 +203,8 @@ def test_batched_stepping_equals_a_loop_over_mjdata(refresh_sensors: bool) -> No
 
 def test_persistent_and_per_thread_mjdata_give_identical_trajectories() -> None:
     sizes = assign_objects(3, cuboid_scales())
-    a = _rollout(_sim(n=3, object_sizes=sizes, persistent=True))
-    b = _rollout(MujocoBatchedSim(build_scene(SceneSpec()), 3, nthread=2, object_sizes=sizes, persistent=False))
+    a = _rollout(_sim(n=3, sizes=sizes, persistent=True))
+    b = _rollout(_sim(n=3, sizes=sizes, nthread=2, persistent=False))
     assert torch.equal(a, b)
 
 
@@ -231,6 +239,29 @@ def test_make_sim_errors_are_clear() -> None:
     assert isinstance(make_sim("mujoco_cpu", build_scene(), 1, nthread=1), MujocoBatchedSim)
 
 
+class _NoUnstable(MujocoBatchedSim):
+    """A backend that forgets ``unstable`` (a field of the contract)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.unstable
+
+
+class _NoStep(MujocoBatchedSim):
+    """A backend without ``step`` (an abstract method of the contract)."""
+
+    step = BatchedSim.step
+
+
+@pytest.mark.parametrize(("cls", "field"), [(_NoUnstable, "'unstable'"), (_NoStep, "step")])
+def test_backend_missing_part_of_the_contract_fails_at_build(monkeypatch: pytest.MonkeyPatch, cls: type,
+                                                             field: str) -> None:
+    monkeypatch.setitem(BACKENDS, "incomplete", (f"{__name__}:{cls.__name__}", "nothing to install"))
+    with pytest.raises(TypeError, match=field) as info:
+        make_sim("incomplete", build_scene(), 1, nthread=1)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.slow
 def test_warp_backend_matches_the_cpu_backend() -> None:
     """MuJoCo Warp on Warp's CPU device (about a minute of kernel compilation on first use)."""
@@ -239,8 +270,9 @@ def test_warp_backend_matches_the_cpu_backend() -> None:
 
     sizes = np.array([[0.05, 0.05, 0.05], [0.1, 0.05, 0.025]])
     info = build_scene(SceneSpec(goal="box"))
-    sims = [MujocoWarpBatchedSim(info, 2, object_sizes=sizes, device="cpu"),
-            MujocoBatchedSim(info, 2, object_sizes=sizes, nthread=1)]
+    fields = object_world_fields(info, sizes)
+    sims = [MujocoWarpBatchedSim(info, 2, world_fields=fields, device="cpu"),
+            MujocoBatchedSim(info, 2, world_fields=fields, nthread=1)]
     for s in sims:
         s.reset_free_body(torch.arange(2), info.object_body, torch.tensor([[-0.15, -0.12, 0.7]] * 2),
                           torch.tensor([[0.0, 0, 0, 1]] * 2))

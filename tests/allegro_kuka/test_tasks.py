@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 import tasks
 from tasks.allegro_kuka import kernels as K
 from tasks.allegro_kuka import registry
+from tasks.allegro_kuka.config import VARIANTS, Variant, check_variants
 
 pytest.importorskip("mujoco")
 
@@ -96,20 +96,37 @@ def test_unknown_and_bad_settings_fail_loudly() -> None:
         make("AllegroKukaTwoArmsReorientation", dof_speed_scale=5.0)
     with pytest.raises(ValueError, match="target_success_tolerance"):
         make("AllegroKukaReorientation", target_success_tolerance=0.5)
-    with pytest.raises(TypeError):  # direct factory call, no **kwargs
-        registry.make_throw(num_envs=2, bogus=1)
+    with pytest.raises(tasks.TaskConfigError, match="task AllegroKukaThrow has no setting 'bogus'"):
+        registry.FACTORIES["AllegroKukaThrow"](num_envs=2, bogus=1)  # direct factory call: same check
+
+
+def test_reward_settings_are_a_nested_group() -> None:
+    env = make("AllegroKukaRegrasping", n=2, rewards={"lifting_bonus": 5.0})
+    assert env.cfg.rewards.lifting_bonus == 5.0 and env.cfg.rewards.reach_goal_bonus == 1000.0
+    assert env.cfg.episode_length == 300  # the variant's override survives a user setting
+    env.close()
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"episode_lenght": 3}, "'episode_lenght' (did you mean 'episode_length'?)"),
+    ({"rewards": {"lifting_bonu": 1.0}}, "'rewards.lifting_bonu'"),
+    ({"dof_speed_scale": 5.0}, "'dof_speed_scale'"),  # a one-arm setting in a two-arm variant
+    ({"episode_length": "long"}, "episode_length=long: expected int"),
+])
+def test_unknown_variant_override_fails_naming_the_field(overrides: dict, field: str) -> None:
+    table = {"AllegroKukaBad": Variant("doc", "reorientation", 2, overrides=overrides)}
+    with pytest.raises(tasks.TaskConfigError) as info:
+        check_variants(table)
+    assert field in str(info.value) and "AllegroKukaBad" in str(info.value) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_hydra_config_matches_factory(name: str) -> None:
+def test_hydra_config_equals_the_typed_defaults(name: str) -> None:
+    """cfg/task/<Name>.yaml must list every user setting with the value of AllegroKukaConfig + VARIANTS[name]:
+    the typed config is the single source of truth, the yaml only exposes it to Hydra's ``task.x=...``."""
     cfg = yaml.safe_load((CFG_DIR / f"{name}.yaml").read_text())
     assert cfg.pop("name") == name and cfg.pop("num_envs") > 0
-    params = inspect.signature(tasks._resolve(name)).parameters
-    settings = {k: p.default for k, p in params.items() if k not in ("num_envs", "seed", "device", "sim")}
-    assert set(cfg) == set(settings)
-    for key, value in cfg.items():
-        default = list(settings[key]) if isinstance(settings[key], tuple) else settings[key]
-        assert value == default, key
+    assert cfg == VARIANTS[name].user_defaults()
 
 
 def test_success_resamples_goal_and_zeroes_counters() -> None:
