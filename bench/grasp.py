@@ -193,7 +193,7 @@ def physics_rates(names: list[str], rounds: int = 3, worlds: int = 256, seconds:
 
 
 def _limit_state(info):
-    model = info.compile()
+    model = mujoco.MjModel.from_xml_string(info.xml)
     qpos = model.qpos0.copy()
     for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):
         qpos[model.jnt_qposadr[model.joint(name).id]] = q

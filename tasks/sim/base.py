@@ -7,7 +7,9 @@ backend steps N worlds of it and exposes their state as torch tensors (:class:`B
 What a scene gives a backend (:class:`Scene`, e.g. ``tasks.allegro_kuka.scene.SceneInfo``):
     ``xml`` (MJCF with one position actuator per actuated joint, named as the joint, and ``sensordata`` laid out
     as :data:`SENSOR_GROUPS` for the tracked names), ``dof_names``, ``body_names``, ``site_names``,
-    ``mocap_names``, ``passive_joints``, and ``dof_lower``/``dof_upper``/``default_dof_pos`` ``[D]`` rad.
+    ``mocap_names``, ``passive_joints``, ``dof_lower``/``dof_upper``/``default_dof_pos`` ``[D]`` rad and
+    ``dof_vel_limit`` ``[D]`` rad/s (joint speed limits the backend enforces by clamping after every physics
+    step, as PhysX does; 0 or an empty array: no limit).
 What a task may give a backend besides (constructor keywords, :func:`tasks.sim.make_sim`):
     ``world_fields`` (:data:`WorldFields`: per-world values of model fields, e.g. each env's object size,
     mass and inertia), ``nthread``, ``device``, ``substeps``, ``seed``, and backend-specific options.
@@ -45,6 +47,7 @@ class Scene(Protocol):
     dof_lower: np.ndarray  # [D] rad
     dof_upper: np.ndarray  # [D] rad
     default_dof_pos: np.ndarray  # [D] rad: the initial pose and PD targets
+    dof_vel_limit: np.ndarray  # [D] rad/s, clamped after every physics step; 0 (or empty): no limit
 
 
 # sensordata groups a scene declares (tasks/allegro_kuka/scene.py), in order: name, floats per item, item kind

@@ -108,7 +108,7 @@ class MujocoBatchedSim(BatchedSim):
         self._mpos, self._mquat = b.bind("mocap_pos"), b.bind("mocap_quat")
         self._sensordata, self._time = b.bind("sensordata"), b.bind("time")
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
-        limit = np.asarray(getattr(scene, "dof_vel_limit", np.zeros(0)), dtype=np.float64)
+        limit = np.asarray(scene.dof_vel_limit, dtype=np.float64)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
         self._vcap_adr, self._vcap = self._vadr[capped], limit[capped]  # clamped dofs, their limits
 

@@ -87,7 +87,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         self.dof_lower = torch.tensor(np.asarray(scene.dof_lower), **f32)
         self.dof_upper = torch.tensor(np.asarray(scene.dof_upper), **f32)
         self.default_dof_pos = torch.tensor(default, **f32)
-        limit = np.asarray(getattr(scene, "dof_vel_limit", np.zeros(0)), dtype=np.float32)
+        limit = np.asarray(scene.dof_vel_limit, dtype=np.float32)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
         with wp.ScopedDevice(self._wp_device):  # joint speed limits, clamped after every substep (§2.3)
             self._vcap_adr = wp.array(mjm.jnt_dofadr[jid][capped].astype(np.int32), dtype=int)
