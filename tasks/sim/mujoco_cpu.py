@@ -110,7 +110,10 @@ class MujocoBatchedSim(BatchedSim):
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         limit = np.asarray(scene.dof_vel_limit, dtype=np.float64)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
-        self._vcap_adr, self._vcap = self._vadr[capped], limit[capped]  # clamped dofs, their limits
+        adr = self._vadr[capped]  # clamped dofs (a slice when consecutive: an in-place clip, no gather/scatter)
+        span = np.arange(adr[0], adr[0] + adr.size) if adr.size else adr
+        self._vcap_adr = slice(int(adr[0]), int(adr[0]) + adr.size) if adr.size and np.array_equal(adr, span) else adr
+        self._vcap = limit[capped]
 
         self._set_world_fields(world_fields or {})
         self._build_views()
@@ -178,9 +181,11 @@ class MujocoBatchedSim(BatchedSim):
 
     def _clamp_speeds(self) -> None:
         """Clamp the capped joints' ``qvel`` to ``±dof_vel_limit`` in place (every world)."""
-        v = self._qvel[:, self._vcap_adr]
-        np.clip(v, -self._vcap, self._vcap, out=v)
-        self._qvel[:, self._vcap_adr] = v
+        if isinstance(self._vcap_adr, slice):
+            v = self._qvel[:, self._vcap_adr]
+            np.clip(v, -self._vcap, self._vcap, out=v)
+        else:
+            self._qvel[:, self._vcap_adr] = np.clip(self._qvel[:, self._vcap_adr], -self._vcap, self._vcap)
 
     def _forward(self, ids: np.ndarray) -> None:
         self._warm[ids] = 0.0
