@@ -13,7 +13,9 @@ Per contact setting (``sim.contact``, :data:`SETTINGS`) it prints: lifted (cube 
 rest height after the lift), held (lifted and the cube's position in the palm frame drifts <= 2 cm over the
 hold), the median drift of the lifted grasps, and the raw physics rate of the one- and two-arm scenes
 (:func:`bench.physics_limit.physics_steps_per_second`, 256 worlds, rounds alternating between settings).
-Last line: ``grasp_hold_rate=<float>``, the share of lifted grasps that hold with the default setting.
+It also prints env-steps/s of the one- and two-arm tasks per setting with and without the joint speed limits
+(:func:`env_rates`). Last line: ``grasp_hold_rate=<float>``, the share of lifted grasps that hold with the
+default setting.
 """
 
 from __future__ import annotations
@@ -192,6 +194,44 @@ def physics_rates(names: list[str], rounds: int = 3, worlds: int = 256, seconds:
     return {k: float(np.median(v)) for k, v in rates.items()}
 
 
+def env_rates(names: list[str], rounds: int = 4, num_envs: int = 240, steps: int = 100) -> dict:
+    """Median env-steps/s of AllegroKukaRegrasping and AllegroKukaTwoArmsReorientation (``num_envs`` envs, actions
+    N(0, 1) clipped, as an untrained policy draws them) per contact setting, with the joint speed limits
+    (``"<setting>"``) and without them (``"<setting>, no limits"``); rounds alternate between the variants."""
+    from tasks.allegro_kuka import robot
+
+    out = {}
+    for task_name in ("AllegroKukaRegrasping", "AllegroKukaTwoArmsReorientation"):
+        variants = {}
+        for name in names:
+            for limits in (True, False):
+                saved = robot.ARM_VEL_LIMIT, robot.HAND_VEL_LIMIT
+                if not limits:
+                    robot.ARM_VEL_LIMIT = robot.HAND_VEL_LIMIT = 0.0  # 0: no limit (scene.dof_vel_limit)
+                try:
+                    task = tasks.make(task_name, num_envs=num_envs, seed=1, sim={"contact": SETTINGS[name]})
+                finally:
+                    robot.ARM_VEL_LIMIT, robot.HAND_VEL_LIMIT = saved
+                task.reset()
+                variants[name + ("" if limits else ", no limits")] = task
+        g = torch.Generator().manual_seed(1)
+        actions = [torch.randn(num_envs, task.num_actions, generator=g).clamp_(-1, 1) for _ in range(32)]
+        rates: dict[str, list[float]] = {k: [] for k in variants}
+        for task in variants.values():  # warm-up
+            for i in range(steps // 2):
+                task.step(actions[i % 32])
+        for _ in range(rounds):
+            for key, task in variants.items():
+                start = time.perf_counter()
+                for i in range(steps):
+                    task.step(actions[i % 32])
+                rates[key].append(num_envs * steps / (time.perf_counter() - start))
+        for key, task in variants.items():
+            out[(task_name, key)] = float(np.median(rates[key]))
+            task.close()
+    return out
+
+
 def _limit_state(info):
     model = mujoco.MjModel.from_xml_string(info.xml)
     qpos = model.qpos0.copy()
@@ -230,6 +270,11 @@ def main(argv: list[str] | None = None) -> None:
         cells = [f"{arms} arm{'s' if arms > 1 else ' '} {rates[(name, arms)]:8.0f} "
                  f"({rates[(name, arms)] / rates[(base, arms)]:.2f})" for arms in (1, 2)]
         print(f"{name:16s} " + "  ".join(cells))
+    env = env_rates(args.contacts, rounds=args.rounds)
+    print("\nenv-steps/s, 240 envs, untrained-policy actions (ratio to pyramidal without speed limits):")
+    for (task_name, key), rate in env.items():
+        ref = env.get((task_name, "pyramidal, no limits"), rate)
+        print(f"{task_name:32s} {key:28s} {rate:8.0f} ({rate / ref:.2f})")
     d = default_setting()
     if d in rows:
         lifted, held, _ = rows[d]

@@ -336,12 +336,17 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     # ---------------------------------------------------------------- epoch
     def train_epoch(self):
         """One EPO epoch; returns what rl_games' ``train`` loop expects."""
+        with self.update_phase():  # torch threads by phase (epo_isaac.threads)
+            return self._train_epoch()
+
+    def _train_epoch(self):
         self.vec_env.set_train_info(self.frame, self)
         self.set_eval()
         self.stats.reset()
         self.fitness.next_period()
         start = time.perf_counter()
-        ro, step_time = self.collect_rollout()
+        with self.rollout_phase():
+            ro, step_time = self.collect_rollout()
         play_time = time.perf_counter() - start
         self.curr_frames = self.batch_size
         data = self.build_dataset(ro)

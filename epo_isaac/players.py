@@ -62,4 +62,13 @@ class PPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):
 
 class PPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     """Stock rl_games continuous A2C (the PPO baseline) with atomic, checked checkpoints and exact resume
-    (:class:`~epo_isaac.resume.ResumableAgentMixin`), and ``torchrun`` ranks (:mod:`epo_isaac.multirank`)."""
+    (:class:`~epo_isaac.resume.ResumableAgentMixin`), ``torchrun`` ranks (:mod:`epo_isaac.multirank`) and torch
+    threads by phase (:mod:`epo_isaac.threads`)."""
+
+    def train_epoch(self):
+        with self.update_phase():
+            return super().train_epoch()
+
+    def play_steps(self):
+        with self.rollout_phase():
+            return super().play_steps()

@@ -9,6 +9,7 @@ threads, ``update_threads`` the update's (0: one per core, divided among ``torch
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,22 +40,17 @@ def update_threads_of(config: dict[str, Any], world_size: int = 1) -> int:
 
 
 class PhaseThreadsMixin:
-    """``update_threads`` torch threads for the epoch, the construction-time count (``torch_threads``) while the
-    envs step (:meth:`collect_rollout` of EPO, :meth:`play_steps` of rl_games' PPO). Mix in before the agent."""
+    """``rollout_threads`` (the construction-time count, ``torch_threads``) and ``update_threads`` of an agent;
+    mix in before the agent. The agent runs its epoch under :meth:`update_phase` and its env steps under
+    :meth:`rollout_phase` (EPO: ``collect_rollout``; PPO: rl_games' ``play_steps``)."""
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
         super().__init__(base_name, params)  # type: ignore[call-arg]
         self.rollout_threads = torch.get_num_threads()
         self.update_threads = update_threads_of(params["config"], getattr(self, "world_size", 1))
 
-    def train_epoch(self):
-        with intra_op_threads(self.update_threads):
-            return super().train_epoch()  # type: ignore[misc]
+    def update_phase(self) -> contextlib.AbstractContextManager[None]:
+        return intra_op_threads(self.update_threads)
 
-    def play_steps(self):
-        with intra_op_threads(self.rollout_threads):
-            return super().play_steps()  # type: ignore[misc]
-
-    def collect_rollout(self):
-        with intra_op_threads(self.rollout_threads):
-            return super().collect_rollout()  # type: ignore[misc]
+    def rollout_phase(self) -> contextlib.AbstractContextManager[None]:
+        return intra_op_threads(self.rollout_threads)

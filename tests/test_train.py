@@ -232,3 +232,32 @@ def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path, latch: bool) 
         assert all(h["ga/ran"] == 1.0 for h in tested[first_open:]), "every check after the first opening runs"
         assert [h["ga/gate_latched"] for h in tested] == [float(i >= first_open) for i in range(len(tested))]
     assert history[-1]["population/latent_diversity"] > 0.5 * history[0]["population/latent_diversity"]
+
+
+@pytest.mark.parametrize("algo", ["EPO", "PPO"])
+def test_update_runs_on_update_threads_and_rollout_on_torch_threads(algo: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch_threads=1 while the envs step, update_threads=2 for the update (epo_isaac.threads)."""
+    from rl_games.algos_torch.a2c_continuous import A2CAgent
+
+    from epo_isaac.agent import EPOAgent
+
+    seen: dict[str, set[int]] = {"rollout": set(), "update": set()}
+    env_step = A2CAgent.env_step
+    update = EPOAgent.update if algo == "EPO" else A2CAgent.train_actor_critic
+
+    def spy_env_step(self, actions):
+        seen["rollout"].add(torch.get_num_threads())
+        return env_step(self, actions)
+
+    def spy_update(self, *args, **kwargs):
+        seen["update"].add(torch.get_num_threads())
+        return update(self, *args, **kwargs)
+
+    monkeypatch.setattr(A2CAgent, "env_step", spy_env_step)
+    monkeypatch.setattr(EPOAgent if algo == "EPO" else A2CAgent,
+                        "update" if algo == "EPO" else "train_actor_critic", spy_update)
+    before = torch.get_num_threads()
+    _run(tmp_path, algo, [f"train={algo}", "max_epochs=1", "update_threads=2"])
+    assert seen == {"rollout": {1}, "update": {2}}
+    torch.set_num_threads(before)
