@@ -1,15 +1,18 @@
-"""AllegroKukaRegrasping on MuJoCo (CPU): EPO vs SAPG vs PPO at the same frame budget.
+"""AllegroKukaRegrasping on MuJoCo (CPU): EPO vs PPO at the same wall-clock budget per run.
 
-    python bench/allegro_learning.py [--frames 7000000] [--seeds 0] [--algos EPO SAPG PPO] [--num-envs 240]
+    python bench/allegro_learning.py [--minutes 90] [--seeds 1] [--algos EPO PPO] [--only EPO] [--fresh]
                                      [--name allegro_learning]
 
-Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task_train/AllegroKukaRegrasping.yaml``).
-For each algorithm it records, against env steps, the master's lift rate (fraction of finished episodes in
-which the object was lifted above the 0.15 m bonus threshold) and the mean reward per env step over all
-envs, i.e. every agent of the population (the sum of the named reward terms).
-Saves ``bench/results/<name>.png`` and ``.json`` (runs under ``bench/results/<name>_runs/``).
-The last line is ``regrasp_lift_rate=<float>``: EPO's master lift rate over the last 10 % of its frames
-(mean over seeds). At about 11k env-steps/s on 2 cores, the default budget takes about 11 minutes per run.
+Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task/AllegroKukaRegrasping.yaml``,
+``cfg/task_train/AllegroKukaRegrasping.yaml``) that ends at ``max_seconds`` (``--minutes``), one run at a time.
+A finished run is cached as ``bench/results/<name>_runs/<algo>_seed<s>.json``, so the runs of one comparison can
+be made in several sessions (``--only``) and the figure redrawn from the cache; ``--fresh`` reruns them.
+
+Per run it records against env steps: the master's lift rate (fraction of the master's finished episodes in which
+the object was lifted above the 0.15 m bonus threshold), the master's successes per finished episode, and the
+mean reward per env step over all envs (every agent of the population; the sum of the named reward terms).
+Saves ``bench/results/<name>.png`` and ``.json``. The last line is ``regrasp_successes=<float>``: EPO's master
+successes per episode over the last 10 % of its frames (mean over seeds; nan until an EPO run exists).
 """
 
 from __future__ import annotations
@@ -17,15 +20,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, run_training, series  # noqa: E402
 
 TASK = "AllegroKukaRegrasping"
+CURVES = (("master/lift_rate", "master lift rate (fraction of episodes)"),
+          ("master/successes", "master successes per episode"),
+          ("reward", "mean reward per env step (all envs)"))
 
 
 def reward_per_step(history: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +46,10 @@ def reward_per_step(history: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0)
     frames, values = zip(*pts, strict=True)
     return np.asarray(frames, float), np.asarray(values, float)
+
+
+def curve(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    return reward_per_step(history) if key == "reward" else series(history, key)
 
 
 def window_mean(frames: np.ndarray, values: np.ndarray, lo: float, hi: float) -> float:
@@ -54,67 +68,86 @@ def smooth(grid: np.ndarray, frames: np.ndarray, values: np.ndarray, width: floa
     return out
 
 
+def run(algo: str, seed: int, minutes: float, folder: Path, fresh: bool) -> dict:
+    """One cached run: ``{algo, seed, budget_s, seconds, frames, history}``."""
+    path = folder / f"{algo}_seed{seed}.json"
+    if path.exists() and not fresh:
+        cached = json.loads(path.read_text())
+        if cached["budget_s"] == minutes * 60:
+            return cached
+    out = run_training([f"task={TASK}", f"train={algo}", f"seed={seed}", f"max_seconds={minutes * 60}",
+                        "train.ppo.max_epochs=-1", "train.ppo.save_frequency=0"], folder / f"{algo}_seed{seed}")
+    keep = ("frames", "seconds", "master/lift_rate", "master/successes")
+    history = [{k: v for k, v in h.items() if k in keep or k.startswith("reward_terms/")} for h in out["history"]]
+    result = {"algo": algo, "seed": seed, "budget_s": minutes * 60, "seconds": out["seconds"],
+              "frames": int(out["history"][-1]["frames"]), "history": history}
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
+    return result
+
+
+def summary(r: dict) -> dict:
+    """First and last 10 % (of the run's frames) means of every curve."""
+    total = r["frames"]
+    head, tail = (0.0, 0.1 * total), (0.9 * total, float(total))
+    out = {"seed": r["seed"], "frames": total, "minutes": r["seconds"] / 60}
+    for key, _ in CURVES:
+        f, v = curve(r["history"], key)
+        name = key.split("/")[-1]
+        out[f"{name}_first10"], out[f"{name}_last10"] = window_mean(f, v, *head), window_mean(f, v, *tail)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=7_000_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--algos", nargs="+", default=["EPO", "SAPG", "PPO"])
-    parser.add_argument("--num-envs", type=int, default=240)
+    parser.add_argument("--minutes", type=float, default=90.0, help="wall-clock budget of every run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--algos", nargs="+", default=["EPO", "PPO"])
+    parser.add_argument("--only", nargs="+", default=None, help="run only these algorithms now (others: cache)")
+    parser.add_argument("--fresh", action="store_true", help="rerun cached runs")
     parser.add_argument("--name", default="allegro_learning", help="file stem of the PNG/JSON and the run folders")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    grid = np.linspace(0, args.frames, 80)
-    width = args.frames / 20
-    head, tail = (0.0, 0.1 * args.frames), (0.9 * args.frames, float(args.frames))
-    fig, (ax_lift, ax_rew) = plt.subplots(1, 2, figsize=(11, 4))
-    results: dict[str, dict] = {}
+    folder = RESULTS / f"{args.name}_runs"
+    results: dict[str, list[dict]] = {}
     for algo in args.algos:
-        runs = []
-        lift_curves, rew_curves = [], []
         for seed in args.seeds:
-            out = run_training([
-                f"task={TASK}", f"train={algo}", f"seed={seed}", f"task.num_envs={args.num_envs}",
-                "train.ppo.max_epochs=-1", f"train.ppo.max_frames={args.frames}", "train.ppo.save_frequency=0",
-            ], RESULTS / f"{args.name}_runs" / f"{algo}_seed{seed}")
-            lf, lv = series(out["history"], "master/lift_rate")
-            rf, rv = reward_per_step(out["history"])
-            run = {
-                "seed": seed, "seconds": out["seconds"], "frames": int(out["history"][-1]["frames"]),
-                "lift_rate_first10": window_mean(lf, lv, *head), "lift_rate_last10": window_mean(lf, lv, *tail),
-                "reward_first10": window_mean(rf, rv, *head), "reward_last10": window_mean(rf, rv, *tail),
-                "master_successes_last10": window_mean(*series(out["history"], "master/successes"), *tail),
-            }
-            runs.append(run)
-            lift_curves.append(smooth(grid, lf, lv, width))
-            rew_curves.append(smooth(grid, rf, rv, width))
-            print(f"{algo} seed {seed}: {run['frames']:,} frames in {run['seconds'] / 60:.1f} min; lift rate "
-                  f"{run['lift_rate_first10']:.3f} → {run['lift_rate_last10']:.3f}; reward/step "
-                  f"{run['reward_first10']:.4f} → {run['reward_last10']:.4f}", flush=True)
-        for ax, curves in ((ax_lift, lift_curves), (ax_rew, rew_curves)):
-            stack = np.vstack(curves)
+            cached = folder / f"{algo}_seed{seed}.json"
+            if args.only is not None and algo not in args.only and not cached.exists():
+                print(f"{algo} seed {seed}: not run yet (run it with --only {algo})", flush=True)
+                continue
+            r = run(algo, seed, args.minutes, folder, args.fresh and (args.only is None or algo in args.only))
+            results.setdefault(algo, []).append(r)
+            s = summary(r)
+            print(f"{algo} seed {seed}: {s['frames']:,} frames in {s['minutes']:.1f} min; lift rate "
+                  f"{s['lift_rate_first10']:.3f} → {s['lift_rate_last10']:.3f}; successes/episode "
+                  f"{s['successes_first10']:.3f} → {s['successes_last10']:.3f}; reward/step "
+                  f"{s['reward_first10']:.4f} → {s['reward_last10']:.4f}", flush=True)
+    fig, axes = plt.subplots(1, len(CURVES), figsize=(15, 4))
+    table = {}
+    for algo, runs in results.items():
+        top = max(r["frames"] for r in runs)
+        grid = np.linspace(0, top, 80)
+        for ax, (key, label) in zip(axes, CURVES, strict=True):
+            stack = np.vstack([smooth(grid, *curve(r["history"], key), top / 20) for r in runs])
             mean = np.nanmean(stack, 0)
-            ax.plot(grid, mean, label=algo)
+            ax.plot(grid, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
             if stack.shape[0] > 1:
                 se = np.nanstd(stack, 0) / math.sqrt(stack.shape[0])
                 ax.fill_between(grid, mean - se, mean + se, alpha=0.25)
-        results[algo] = {
-            "runs": runs,
-            "lift_rate_last10": float(np.nanmean([r["lift_rate_last10"] for r in runs])),
-            "reward_last10": float(np.nanmean([r["reward_last10"] for r in runs])),
-        }
-    ax_lift.set_ylabel("master lift rate (fraction of episodes)")
-    ax_rew.set_ylabel("mean reward per env step (all envs)")
-    for ax in (ax_lift, ax_rew):
-        ax.set_xlabel("env steps")
+            ax.set_xlabel("env steps")
+            ax.set_ylabel(label)
+        table[algo] = [summary(r) for r in runs]
+    for ax in axes:
         ax.legend()
-    fig.suptitle(f"{TASK} on MuJoCo CPU, {args.num_envs} envs, {len(args.seeds)} seed(s)")
+    fig.suptitle(f"{TASK} on MuJoCo CPU (2 cores), {args.minutes:g} min of wall clock per run")
     fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(RESULTS / f"{args.name}.png", dpi=120)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2))
-    for algo, res in results.items():
-        print(f"{algo}: lift rate {res['lift_rate_last10']:.3f}, reward/step {res['reward_last10']:.4f} "
-              f"(last 10 % of {args.frames:,} frames)", flush=True)
-    print(f"regrasp_lift_rate={results.get('EPO', {}).get('lift_rate_last10', float('nan')):.4f}")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(table, indent=2))
+    epo = [s["successes_last10"] for s in table.get("EPO", [])]
+    print(f"regrasp_successes={float(np.nanmean(epo)) if epo else float('nan'):.4f}")
 
 
 if __name__ == "__main__":
