@@ -27,9 +27,9 @@ TASK_FILES = {  # isaacgym_task_map key -> its cfg/task files, merged in order
     "AllegroKukaTwoArms": ("AllegroKuka.yaml", "AllegroKukaTwoArmsLSTM.yaml"),
 }
 NO_COUNTERPART = {  # obstacle -> why IsaacGymEnvs has no such task
-    "hole": "its wall exists only in EPO's fork of IsaacGymEnvs (YifanSu1301/EPO, spec §13)",
-    "partition": "the Partition obstacle is this project's design (spec §13)",
-    "barrier": "the Barrier obstacle is this project's design (spec §13)",
+    "hole": "its wall exists only in EPO's fork of IsaacGymEnvs, YifanSu1301/EPO, spec §13",
+    "partition": "the Partition obstacle is this project's design, spec §13",
+    "barrier": "the Barrier obstacle is this project's design, spec §13",
 }
 PLACEHOLDER = "${"  # an OmegaConf interpolation left in an upstream yaml value
 
