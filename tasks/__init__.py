@@ -87,13 +87,17 @@ def _check_keys_and_types(name: str, factory: Callable[..., Any], settings: dict
 
 
 def _check_sim(name: str, factory: Callable[..., Any], sim: dict[str, Any] | None) -> None:
-    """Raise :class:`TaskConfigError` unless task ``name`` can run on ``sim["backend"]`` and its package is
-    installed. A :func:`~tasks.base.fixed_physics` task accepts only the default backend (or none)."""
+    """Raise :class:`TaskConfigError` unless task ``name`` can run on ``sim["backend"]`` (the factory's
+    ``check_sim(sim)``, when it has one) and its package is installed. A :func:`~tasks.base.fixed_physics` task
+    accepts only the default backend (or none)."""
     from tasks.sim import DEFAULT_BACKEND, backend_class, canonical
 
     backend = (sim or {}).get("backend")
     reason = fixed_physics_reason(factory)
     if reason is None:
+        check_sim = getattr(factory, "check_sim", None)  # e.g. a variant without an Isaac Gym counterpart
+        if check_sim is not None:
+            check_sim(sim)
         backend_class(str(backend or DEFAULT_BACKEND))
     elif backend is not None and canonical(str(backend)) != canonical(DEFAULT_BACKEND):
         raise TaskConfigError(f"task {name} has no simulator choice ({reason}); drop sim={backend}")

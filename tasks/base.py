@@ -8,8 +8,9 @@ A task *factory* (registered in ``tasks.TASKS``) takes keyword arguments only: `
 arguments, or a ``settings`` attribute declaring them (:mod:`tasks.settings`, e.g. from a dataclass, with nested
 groups), which :func:`tasks.make` checks values against. A factory whose physics is fixed (Gymnasium) is
 marked with :func:`fixed_physics` and takes no ``sim``. A factory may carry a ``precheck(settings)`` attribute: a
-cheap check of its settings' values that :func:`tasks.check_settings` runs before anything is built. Mistakes a
-user can fix raise :class:`TaskConfigError`.
+cheap check of its settings' values that :func:`tasks.check_settings` runs before anything is built, and a
+``check_sim(sim)`` one of the simulator choice (run before the simulator package is imported). Mistakes a user
+can fix raise :class:`TaskConfigError`.
 """
 
 from __future__ import annotations

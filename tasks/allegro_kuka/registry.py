@@ -1,7 +1,8 @@
 """The factories of the eight Allegro-Kuka tasks: one :class:`VariantFactory` per entry of
 :data:`tasks.allegro_kuka.config.VARIANTS` (``tasks.TASKS`` points every name at :data:`FACTORIES`).
 
-The heavy task module is imported only when a task is built. Spec: docs/spec/allegro_kuka.md.
+The heavy task module is imported only when a task is built. With ``sim={"backend": "isaacgym"}`` the factory
+builds the original IsaacGymEnvs task instead (:mod:`tasks.sim.isaacgym_envs`). Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations
@@ -32,10 +33,23 @@ class VariantFactory:
 
     def __call__(self, *, num_envs: int, seed: int = 0, device: str = "cpu", sim: dict[str, Any] | None = None,
                  **settings: Any) -> BatchedTask:
+        cfg = self.variant.config(settings, owner=f"task {self.name}")
+        if (sim or {}).get("backend") == "isaacgym":
+            self.check_sim(sim)
+            from tasks.sim.isaacgym import make_allegro_kuka
+
+            return make_allegro_kuka(self.name, cfg, num_envs=num_envs, seed=seed, device=device, sim=dict(sim))
         from tasks.allegro_kuka.task import AllegroKukaTask
 
-        cfg = self.variant.config(settings, owner=f"task {self.name}")
         return AllegroKukaTask(cfg, num_envs=num_envs, seed=seed, device=device, sim=dict(sim or {}))
+
+    def check_sim(self, sim: dict[str, Any] | None) -> None:
+        """Raise :class:`~tasks.base.TaskConfigError` when ``sim=isaacgym`` and this variant has no IsaacGymEnvs
+        counterpart (:func:`tasks.allegro_kuka.upstream.counterpart`)."""
+        if (sim or {}).get("backend") == "isaacgym":
+            from tasks.allegro_kuka.upstream import counterpart
+
+            counterpart(self.name)
 
 
 FACTORIES: dict[str, VariantFactory] = {name: VariantFactory(name) for name in VARIANTS}

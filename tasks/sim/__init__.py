@@ -2,7 +2,8 @@
 
 Only the modules of this package import a simulator; each is imported lazily, so a missing optional package
 (mujoco_warp, isaacgym) only fails for the backend that needs it. A new backend: a :class:`BatchedSim`
-subclass (the contract is in :mod:`tasks.sim.base`) and an entry in :data:`BACKENDS`.
+subclass (the contract is in :mod:`tasks.sim.base`) and an entry in :data:`BACKENDS`. ``isaacgym`` is the
+exception: it runs the original IsaacGymEnvs tasks whole (:mod:`tasks.sim.isaacgym_envs`), not our kernels.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "mujoco_cpu": ("tasks.sim.mujoco_cpu:MujocoBatchedSim", "pip install mujoco"),
     "mujoco_warp": ("tasks.sim.mujoco_warp:MujocoWarpBatchedSim", "pip install 'epo_isaac[warp]' "
                     "(mujoco-warp, warp-lang) and run on an NVIDIA GPU"),
-    "isaacgym": ("tasks.sim.isaacgym:IsaacGymBatchedSim", "Isaac Gym is not on PyPI: download it from "
-                 "NVIDIA (Python <= 3.8) and pip install its python/ folder"),
+    # not a physics backend: the original IsaacGymEnvs tasks (tasks.sim.isaacgym_envs)
+    "isaacgym": ("tasks.sim.isaacgym:IsaacGymEnvsTask", "Isaac Gym is not on PyPI: download it from "
+                 "NVIDIA (Python <= 3.8), pip install its python/ folder and IsaacGymEnvs"),
 }
 ALIASES = {"mujoco": "mujoco_cpu", "cpu": "mujoco_cpu", "warp": "mujoco_warp"}
 DEFAULT_BACKEND = "mujoco"  # cfg/config.yaml's default sim group
@@ -63,6 +65,9 @@ def make_sim(backend: str, scene: Scene, num_envs: int, **kwargs: Any) -> Batche
         TypeError: the backend misses part of the contract (:meth:`BatchedSim.check_contract`; an abstract
             method: Python's own message), or does not take one of ``kwargs``.
     """
-    sim = backend_class(backend)(scene, num_envs, **kwargs)
+    cls = backend_class(backend)
+    if not issubclass(cls, BatchedSim):
+        raise TaskConfigError(f"sim={backend} runs the original IsaacGymEnvs tasks (tasks.make), not a scene")
+    sim = cls(scene, num_envs, **kwargs)
     sim.check_contract()
     return sim

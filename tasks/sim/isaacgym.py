@@ -1,24 +1,27 @@
-"""Isaac Gym backend placeholder: the original simulator of the Allegro-Kuka tasks (PhysX, GPU).
+"""Import guard of ``sim=isaacgym``: the original IsaacGymEnvs tasks (:mod:`tasks.sim.isaacgym_envs`).
 
-Isaac Gym is not on any package registry (an NVIDIA download for Python <= 3.8), so it cannot be installed
-or tested here. Importing this module raises ``ImportError`` when ``isaacgym`` is missing
+Importing this module raises ``ImportError`` when ``isaacgym`` or ``isaacgymenvs`` is missing
 (:func:`tasks.sim.backend_class` turns it into one :class:`~tasks.base.TaskConfigError` line with the install
-hint); with it present, the class still raises ``NotImplementedError`` (no port of the scene to Isaac Gym
-assets exists yet).
+hint of :data:`tasks.sim.BACKENDS`). Isaac Gym refuses to load once torch is imported; that case is one
+:class:`~tasks.base.TaskConfigError` line too.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
 
-import isaacgym  # noqa: F401  (ImportError when missing: the install hint is in tasks.sim.BACKENDS)
+from tasks.base import TaskConfigError
 
+try:
+    import isaacgym  # noqa: F401
+except ImportError as err:
+    if "imported before isaacgym" not in str(err):
+        raise
+    raise TaskConfigError("sim=isaacgym: Isaac Gym must be imported before torch and this process imported torch "
+                          "first; import isaacgym at the very top of the launching script") from err
+if importlib.util.find_spec("isaacgymenvs") is None:
+    raise ModuleNotFoundError("No module named 'isaacgymenvs'", name="isaacgymenvs")
 
-class IsaacGymBatchedSim:  # pragma: no cover - needs Isaac Gym
-    """Not implemented: use the original IsaacGymEnvs tasks for Isaac Gym runs."""
+from tasks.sim.isaacgym_envs import IsaacGymEnvsTask, make_allegro_kuka  # noqa: E402
 
-    def __init__(self, scene: Any, num_envs: int, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "the Isaac Gym backend is a stub: run the original IsaacGymEnvs AllegroKuka tasks instead, "
-            "or use sim=mujoco_cpu / sim=mujoco_warp"
-        )
+__all__ = ["IsaacGymEnvsTask", "make_allegro_kuka"]
