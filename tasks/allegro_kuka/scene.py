@@ -136,10 +136,19 @@ class SceneInfo:
     dof_upper: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [D] rad
     default_dof_pos: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [D] rad (§2.3)
     dof_vel_limit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [D] rad/s (§2.3); 0 = none
+    max_contacts: int = 0  # contacts per world a fixed-buffer backend allocates (WARP_CAPACITY)
+    max_constraints: int = 0  # constraint rows per world (WARP_CAPACITY)
 
     @property
     def num_dofs(self) -> int:
         return len(self.dof_names)
+
+
+# num_arms -> (contacts, constraint rows) per world for MuJoCo Warp's fixed buffers (sim.nconmax / sim.njmax
+# override them). Worst case measured on CPU MuJoCo by bench/warp_capacity.py (8 worlds x 1000 random-action
+# steps per task, and bench.grasp's scripted closing-hand grasps): one arm 14 contacts / 69 rows, two arms
+# 14 / 90. Chosen: about 2x (one arm) and, for two arms, room for both hands grasping (2 x 14 contacts) x 1.7.
+WARP_CAPACITY: dict[int, tuple[int, int]] = {1: (32, 144), 2: (48, 192)}
 
 
 def palm_body(arm: int) -> int:
@@ -370,4 +379,5 @@ def build_scene(spec: SceneSpec | None = None) -> SceneInfo:
         dof_lower=np.tile(lo, spec.num_arms), dof_upper=np.tile(hi, spec.num_arms),
         default_dof_pos=np.tile(default, spec.num_arms),
         dof_vel_limit=np.tile(robot.velocity_limits(), spec.num_arms),
+        max_contacts=WARP_CAPACITY[spec.num_arms][0], max_constraints=WARP_CAPACITY[spec.num_arms][1],
     )

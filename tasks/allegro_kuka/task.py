@@ -159,6 +159,7 @@ class AllegroKukaTask(BatchedTask):
             fingertips=self._fingertips, object_scales=self.object_scales)
         self._needs_reset = True  # no goals yet: step() refuses to run before reset()
         self.unstable_resets = 0  # envs reset because MuJoCo reset their diverged world (sim.unstable)
+        self.contact_overflows = 0  # of those, worlds whose contact/constraint buffers overflowed (sim.overflow)
         # curriculum (§5.3), part of get_state
         self.success_tolerance = cfg.success_tolerance
         self.last_curriculum_update = 0
@@ -264,6 +265,8 @@ class AllegroKukaTask(BatchedTask):
             if bool(done.any()):
                 self._reset_envs(done.nonzero().squeeze(-1))
                 self.unstable_resets += int(unstable.sum())
+                if self.sim.overflow is not None:
+                    self.contact_overflows += int(self.sim.overflow.sum())
             geo = self._geometry()
         obs = self._observe(geo)
         extras = {
@@ -277,6 +280,7 @@ class AllegroKukaTask(BatchedTask):
                 "curriculum_progress": K.curriculum_progress(
                     self.success_tolerance, cfg.success_tolerance, cfg.target_success_tolerance),
                 "sim/unstable_resets": float(self.unstable_resets),  # diverged worlds reset so far
+                "sim/contact_overflows": float(self.contact_overflows),  # of which buffer overflows
             },
         }
         return obs, reward, done, extras

@@ -10,6 +10,8 @@ What a scene gives a backend (:class:`Scene`, e.g. ``tasks.allegro_kuka.scene.Sc
     ``mocap_names``, ``passive_joints``, ``dof_lower``/``dof_upper``/``default_dof_pos`` ``[D]`` rad and
     ``dof_vel_limit`` ``[D]`` rad/s (joint speed limits the backend enforces by clamping after every physics
     step, as PhysX does; 0 or an empty array: no limit).
+    Optional: ``max_contacts`` / ``max_constraints`` (contacts / constraint rows per world, a measured worst case
+    with headroom) for backends with fixed buffers (MuJoCo Warp); absent or 0: the backend's own guess.
 What a task may give a backend besides (constructor keywords, :func:`tasks.sim.make_sim`):
     ``world_fields`` (:data:`WorldFields`: per-world values of model fields, e.g. each env's object size,
     mass and inertia), ``nthread``, ``device``, ``substeps``, ``seed``, and backend-specific options.
@@ -103,6 +105,9 @@ class BatchedSim(ABC):
         unstable ``[N]`` bool: the simulator reset this world during the last ``step`` because it diverged; the
             task ends that env's episode (it is reset like any other done env and counted in
             ``sim/unstable_resets``).
+        overflow ``[N]`` bool, or None (the default: buffers cannot overflow): worlds whose fixed-size contact or
+            constraint buffers overflowed during the last ``step`` (contacts were dropped); they are also in
+            ``unstable``, and the task counts them in ``sim/contact_overflows`` as well.
 
     The tensors are updated in place, so a view taken once (``sim.site_pos[:, :2]``) stays current.
     A backend's constructor takes ``(scene, num_envs, **options)`` and applies the ``world_fields`` it is given
@@ -122,6 +127,7 @@ class BatchedSim(ABC):
     body_rotmat: torch.Tensor
     site_pos: torch.Tensor
     unstable: torch.Tensor
+    overflow: torch.Tensor | None = None
 
     def check_contract(self) -> None:
         """Raise ``TypeError`` (one line naming the first missing attribute) unless this backend provides every

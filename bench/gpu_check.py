@@ -1,0 +1,197 @@
+"""The MuJoCo Warp device check: one script, about 8 minutes on one H200 with kernel compilation included.
+
+    pip install -e ".[warp]"          # mujoco-warp and warp-lang from PyPI (setup.py extras)
+    python -m bench.gpu_check [--seconds 3] [--device cuda:0]
+    python -m bench.gpu_check --dry-run   # the same code path at tiny sizes on Warp's CPU device
+
+Prints one ``name=value`` line per figure (lines with spaces are progress):
+
+* ``correct_<scene>_max_dof_err`` (rad), ``..._max_obj_err`` (m), ``..._max_reward_err`` (|Δr| / (1 + |r|)),
+  ``..._done_match`` (0/1): MuJoCo Warp on the device against CPU MuJoCo, 64 worlds, the same seeded actions
+  for 50 control steps (:func:`rollout`; the slow tests hold Warp's CPU device to the tolerances in
+  ``tests/allegro_kuka/test_warp.py``).
+* ``<scene>_physics_wps_<N>``: world-steps/s (physics steps of 1/120 s × worlds per second) of ``sim.step()``
+  alone at N = 4096, 16384, 24576 for the one-arm (AllegroKukaReorientation) and two-arm
+  (AllegroKukaTwoArmsReorientation) scenes, targets held.
+* ``<scene>_memory_per_world_kb``: MuJoCo Warp's model + data arrays per world at the largest N;
+  ``<scene>_gpu_memory_per_world_kb``: device memory taken by building and stepping that task
+  (``torch.cuda.mem_get_info``, CUDA only). ``<scene>_peak_contacts_per_world``,
+  ``..._peak_candidates_per_world``, ``..._peak_rows`` against ``..._nconmax`` / ``..._njmax``.
+* ``env_steps_per_s``: the full AllegroKukaTwoArmsReorientation task at the largest N, random actions.
+* ``gpu_train_fps``: end-to-end training env-steps/s, ``train.py task=AllegroKukaTwoArmsReorientation
+  +preset=paper max_seconds=120`` (frames / s between the first and the last epoch, so compilation and
+  the first epoch are excluded); dry run: a tiny EPO run for 2 epochs.
+* ``contact_overflows``: overflowed world-steps over every task this script ran; ``first_step_seconds``:
+  construction to the end of the first step of the first task (kernel compilation or cache load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import tasks
+
+SCENES = {"one_arm": "AllegroKukaReorientation", "two_arms": "AllegroKukaTwoArmsReorientation"}
+WARP = {"backend": "mujoco_warp"}
+OVERFLOWS: list[int] = []  # overflowed world-steps of each task built here
+
+
+def say(name: str, value: Any) -> None:
+    """One ``name=value`` line."""
+    print(f"{name}={value:.6g}" if isinstance(value, float) else f"{name}={value}", flush=True)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _close(task: Any) -> None:
+    OVERFLOWS.append(int(getattr(task.sim, "overflow_worlds", 0)))
+    task.close()
+
+
+def rollout(name: str, num_envs: int, sim: dict, device: str = "cpu", steps: int = 50,
+            seed: int = 3) -> dict[str, torch.Tensor]:
+    """Joint positions ``[T, N, D]`` rad, object positions ``[T, N, 3]`` m, rewards and dones ``[T, N]`` (on the
+    CPU) over ``steps`` control steps of seeded actions (uniform in [-0.5, 0.5]), random forces off."""
+    task = tasks.make(name, num_envs=num_envs, seed=seed, device=device, sim=sim, force_scale=0.0)
+    gen = torch.Generator().manual_seed(7)
+    task.reset()
+    out: dict[str, list[torch.Tensor]] = {"dof": [], "obj": [], "reward": [], "done": []}
+    for _ in range(steps):
+        _, reward, done, _ = task.step((torch.rand(num_envs, task.num_actions, generator=gen) - 0.5).to(device))
+        out["dof"].append(task.sim.dof_pos.cpu().clone())
+        out["obj"].append(task.sim.body_pos[:, task.object_body].cpu().clone())
+        out["reward"].append(reward.cpu().clone())
+        out["done"].append(done.cpu().clone())
+    _close(task)
+    return {k: torch.stack(v) for k, v in out.items()}
+
+
+def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Largest differences of two :func:`rollout` results: ``dof`` rad, ``obj`` m, ``reward`` (|Δr| / (1 + |r|)
+    of ``b``), ``done`` (1.0: identical dones)."""
+    return {"dof": (a["dof"] - b["dof"]).abs().max().item(), "obj": (a["obj"] - b["obj"]).abs().max().item(),
+            "reward": ((a["reward"] - b["reward"]).abs() / (1 + b["reward"].abs())).max().item(),
+            "done": float(torch.equal(a["done"], b["done"]))}
+
+
+def warp_bytes(obj: Any, seen: set[int] | None = None) -> int:
+    """Bytes of every Warp array reachable through the attributes of ``obj`` (a MuJoCo Warp Model / Data)."""
+    import warp as wp
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, wp.array):
+        return int(obj.capacity or 0)
+    if not hasattr(obj, "__dict__"):
+        return 0
+    return sum(warp_bytes(v, seen) for v in vars(obj).values())
+
+
+def physics(scene: str, sizes: list[int], device: str, seconds: float) -> None:
+    """World-steps/s of ``sim.step()`` per N, then memory and buffer use of the largest N."""
+    for n in sizes:
+        free0 = torch.cuda.mem_get_info(device)[0] if device.startswith("cuda") else 0
+        task = tasks.make(SCENES[scene], num_envs=n, seed=0, device=device, sim=WARP, force_scale=0.0)
+        task.reset()
+        sim = task.sim
+        for _ in range(3):  # eager, capture, replay
+            sim.step()
+        _sync(device)
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            sim.step()
+            steps += 1
+        _sync(device)
+        say(f"{scene}_physics_wps_{n}", n * sim.substeps * steps / (time.perf_counter() - start))
+        if n == sizes[-1]:
+            say(f"{scene}_memory_per_world_kb", (warp_bytes(sim._m) + warp_bytes(sim._d)) / n / 1024)
+            if device.startswith("cuda"):
+                say(f"{scene}_gpu_memory_per_world_kb", (free0 - torch.cuda.mem_get_info(device)[0]) / n / 1024)
+            env_run(task, scene, device, seconds)
+        _close(task)
+
+
+def env_run(task: Any, scene: str, device: str, seconds: float) -> None:
+    """Env-steps/s of ``task.step`` with random actions (two-arm scene only), then the peak buffer use."""
+    n, peak = task.num_envs, {"contacts": 0, "candidates": 0, "max_rows": 0}
+    task.reset()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or steps < 3:
+        task.step(torch.rand(n, task.num_actions, device=device) * 2 - 1)
+        steps += 1
+        if steps % 10 == 1:
+            peak = {k: max(v, task.sim.usage()[k]) for k, v in peak.items()}
+    _sync(device)
+    if scene == "two_arms":
+        say("env_steps_per_s", n * steps / (time.perf_counter() - start))
+    say(f"{scene}_peak_contacts_per_world", peak["contacts"] / n)
+    say(f"{scene}_peak_candidates_per_world", peak["candidates"] / n)
+    say(f"{scene}_peak_rows", peak["max_rows"])
+    say(f"{scene}_nconmax", task.sim.nconmax)
+    say(f"{scene}_njmax", task.sim.njmax)
+
+
+def train_fps(dry_run: bool, device: str) -> float:
+    """End-to-end training env-steps/s (see the module docstring)."""
+    from bench.common import run_training
+
+    if dry_run:
+        overrides = ["task=AllegroKukaRegrasping", "sim=mujoco_warp", "device=cpu", "max_epochs=2",
+                     "task.num_envs=8", "train.population.size=4", "train.ppo.horizon_length=4",
+                     "train.ppo.num_minibatches=2", "train.ppo.mini_epochs=1", "torch_threads=1"]
+    else:
+        overrides = ["task=AllegroKukaTwoArmsReorientation", "+preset=paper", f"device={device}",
+                     "max_seconds=120", "train.video_interval=0", "train.ppo.save_frequency=0"]
+    with tempfile.TemporaryDirectory() as tmp:
+        history = run_training(overrides, Path(tmp) / "run")["history"]
+    first, last = history[0], history[-1]
+    if len(history) < 2:
+        return float(last["frames"]) / max(float(last["epoch_seconds"]), 1e-9)
+    return (last["frames"] - first["frames"]) / max(last["seconds"] - first["seconds"], 1e-9)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every figure in order (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dry-run", action="store_true", help="tiny sizes on Warp's CPU device")
+    p.add_argument("--device", default="cuda:0")
+    p.add_argument("--seconds", type=float, default=3.0, help="timing window per figure")
+    args = p.parse_args(argv)
+    device = "cpu" if args.dry_run else args.device
+    worlds, steps = (4, 10) if args.dry_run else (64, 50)
+    sizes = [8] if args.dry_run else [4096, 16384, 24576]
+    seconds = 0.5 if args.dry_run else args.seconds
+    t0 = time.perf_counter()
+    for scene, name in SCENES.items():
+        first = not OVERFLOWS
+        err = compare(rollout(name, worlds, WARP, device, steps), rollout(name, worlds, {"backend": "mujoco"},
+                                                                          "cpu", steps))
+        if first:
+            from tasks.sim import mujoco_warp
+
+            say("first_step_seconds", mujoco_warp.first_step_seconds)
+        for key, unit in (("dof", "max_dof_err"), ("obj", "max_obj_err"), ("reward", "max_reward_err"),
+                          ("done", "done_match")):
+            say(f"correct_{scene}_{unit}", err[key])
+        print(f"# correctness {scene} done at {time.perf_counter() - t0:.0f} s", flush=True)
+    for scene in SCENES:
+        physics(scene, sizes, device, seconds)
+        print(f"# physics {scene} done at {time.perf_counter() - t0:.0f} s", flush=True)
+    say("gpu_train_fps", train_fps(args.dry_run, device))
+    say("contact_overflows", sum(OVERFLOWS))
+    say("total_seconds", time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""MuJoCo Warp on Warp's CPU device (slow: kernels compile for a minute or two on first use, then come from the
+kernel cache): the whole task against CPU MuJoCo for every task family, and the capacity-overflow path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import tasks
+from tasks.base import TaskConfigError
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+# one task per scene: one-arm sphere goal, box goal, bucket; two arms without and with an obstacle
+FAMILIES = ("AllegroKukaRegrasping", "AllegroKukaReorientation", "AllegroKukaThrow",
+            "AllegroKukaTwoArmsRegrasping", "AllegroKukaTwoArmsReorientationBarrier")
+STEPS = 50
+# Warp is float32, CPU MuJoCo float64; differences grow through contacts. Over 50 control steps of the same
+# seeded actions, measured on Warp's CPU device: see the assertion messages; the tolerances are about 5x that.
+DOF_TOL = 2e-2  # rad, joint positions
+POS_TOL = 1e-2  # m, object position
+REWARD_TOL = 5e-2  # per env-step reward, |Δr| / (1 + |r|)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_warp_task_matches_the_cpu_task(name: str) -> None:
+    """Same scene, same seeded actions, 50 control steps: trajectories and rewards within the stated tolerances."""
+    pytest.importorskip("mujoco_warp")
+    from bench.gpu_check import compare, rollout
+
+    errors = compare(rollout(name, 2, {"backend": "mujoco_warp"}, steps=STEPS),
+                     rollout(name, 2, {"backend": "mujoco", "num_threads": 1}, steps=STEPS))
+    assert errors["done"] == 1.0 and errors["dof"] < DOF_TOL and errors["obj"] < POS_TOL, errors
+    assert errors["reward"] < REWARD_TOL, errors
+
+
+def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
+    """A 25-row constraint buffer: world 0 (object dropped onto the table, 26-41 rows in contact) overflows,
+    world 1 (object held 1 m up, 23-24 rows: joint limits only) does not; overflowed envs end their episode
+    and are counted; past max_overflow_fraction the step raises one line naming the settings."""
+    pytest.importorskip("mujoco_warp")
+    from tasks.sim.mujoco_warp import ContactOverflowError
+
+    with pytest.raises(TaskConfigError, match=r"sim\.nconmax=.* / sim\.njmax=0 cannot hold"):
+        tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", sim={"backend": "mujoco_warp", "njmax": 0})
+    sim = {"backend": "mujoco_warp", "njmax": 25, "max_overflow_fraction": 1.0}
+    task = tasks.make("AllegroKukaRegrasping", num_envs=2, seed=0, device="cpu", sim=sim, force_scale=0.0)
+    task.reset()
+    high = torch.tensor([[0.0, 0.0, 1.0]])
+    task.sim.reset_free_body(torch.tensor([1]), task.object_body, high, torch.tensor([[0.0, 0, 0, 1]]))
+    hits, dones = [], []
+    for _ in range(12):
+        _, _, done, extras = task.step(torch.zeros(2, task.num_actions))
+        hits.append(task.sim.overflow.clone())
+        dones.append(done.clone())
+    hits_t, dones_t = torch.stack(hits), torch.stack(dones)
+    assert hits_t[:, 0].any() and not hits_t[:, 1].any(), hits_t
+    assert dones_t[hits_t].all()  # an overflowed env ends its episode (reset like a diverged world)
+    count = float(hits_t.sum())
+    assert extras["scalars"]["sim/contact_overflows"] == count == task.sim.overflow_worlds
+    assert extras["scalars"]["sim/unstable_resets"] >= count
+    task.sim.max_overflow_fraction = 0.4  # 1 of 2 worlds is more than 40 %
+    with pytest.raises(ContactOverflowError, match=r"in 1/2 worlds .* raise sim\.nconmax .* or sim\.njmax \(now 25\)"):
+        for _ in range(30):
+            task.step(torch.zeros(2, task.num_actions))
+    task.close()
+
+
+def test_gpu_check_dry_run() -> None:
+    """``bench/gpu_check.py --dry-run``: the device check's code path at tiny sizes on Warp's CPU device."""
+    pytest.importorskip("mujoco_warp")
+    run = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--dry-run"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=1500)
+    assert run.returncode == 0, run.stderr[-3000:]
+    names = [line.split("=")[0] for line in run.stdout.splitlines() if "=" in line and " " not in line]
+    for key in ("correct_one_arm_max_dof_err", "correct_two_arms_done_match", "one_arm_physics_wps_8",
+                "two_arms_physics_wps_8", "two_arms_memory_per_world_kb", "env_steps_per_s", "gpu_train_fps",
+                "contact_overflows"):
+        assert key in names, run.stdout
