@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = ("AllegroKukaRegrasping", "AllegroKukaReorientation", "AllegroKukaThrow",
             "AllegroKukaTwoArmsRegrasping", "AllegroKukaTwoArmsReorientationBarrier")
 STEPS = 50
-# Warp is float32, CPU MuJoCo float64; differences grow through contacts. Over 50 control steps of the same
-# seeded actions, measured on Warp's CPU device: see the assertion messages; the tolerances are about 5x that.
-DOF_TOL = 2e-2  # rad, joint positions
-POS_TOL = 1e-2  # m, object position
-REWARD_TOL = 5e-2  # per env-step reward, |Δr| / (1 + |r|)
+# Warp is float32, CPU MuJoCo float64. Measured over the 50 steps (objects put flat on the table: see
+# bench.gpu_check.rollout), AllegroKukaReorientation: 6e-5 rad, 4e-5 m, rewards 4e-4; the tolerances are ~10x.
+DOF_TOL = 1e-3  # rad, joint positions
+POS_TOL = 1e-3  # m, object position
+REWARD_TOL = 1e-2  # per env-step reward, |Δr| / (1 + |r|)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -36,6 +36,7 @@ def test_warp_task_matches_the_cpu_task(name: str) -> None:
                      rollout(name, 2, {"backend": "mujoco", "num_threads": 1}, steps=STEPS))
     assert errors["done"] == 1.0 and errors["dof"] < DOF_TOL and errors["obj"] < POS_TOL, errors
     assert errors["reward"] < REWARD_TOL, errors
+    print(name, errors)  # pytest -s shows the measured differences
 
 
 def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
