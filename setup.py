@@ -29,7 +29,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.5"],
-        "warp": ["mujoco-warp", "warp-lang"],
+        "warp": ["mujoco-warp>=4.0", "warp-lang>=1.19"],  # tested: mujoco-warp 4.0.0, warp-lang 1.19
         "cluster": ["hydra-joblib-launcher", "hydra-submitit-launcher"],
     },
 )

@@ -1,7 +1,7 @@
 """The MuJoCo Warp device check: one script, about 8 minutes on one H200 with kernel compilation included.
 
-    pip install -e ".[warp]"          # mujoco-warp and warp-lang from PyPI (setup.py extras)
-    python -m bench.gpu_check [--seconds 3] [--device cuda:0]
+    pip install -e ".[warp]"          # mujoco-warp, warp-lang from PyPI (setup.py extras), next to a CUDA torch
+    python -m bench.gpu_check [--seconds 3] [--train-seconds 120] [--device cuda:0]
     python -m bench.gpu_check --dry-run   # the same code path at tiny sizes on Warp's CPU device
 
 Prints one ``name=value`` line per figure (lines with spaces are progress):
@@ -151,7 +151,7 @@ def env_run(task: Any, scene: str, device: str, seconds: float) -> None:
     say(f"{scene}_njmax", task.sim.njmax)
 
 
-def train_fps(dry_run: bool, device: str) -> float:
+def train_fps(dry_run: bool, device: str, seconds: float = 120.0) -> float:
     """End-to-end training env-steps/s (see the module docstring)."""
     from bench.common import run_training
 
@@ -161,7 +161,7 @@ def train_fps(dry_run: bool, device: str) -> float:
                      "train.ppo.num_minibatches=2", "train.ppo.mini_epochs=1", "torch_threads=1"]
     else:
         overrides = ["task=AllegroKukaTwoArmsReorientation", "+preset=paper", f"device={device}",
-                     "max_seconds=120", "train.video_interval=0", "train.ppo.save_frequency=0"]
+                     f"max_seconds={seconds:g}", "train.video_interval=0", "train.ppo.save_frequency=0"]
     with tempfile.TemporaryDirectory() as tmp:
         history = run_training(overrides, Path(tmp) / "run")["history"]
     first, last = history[0], history[-1]
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dry-run", action="store_true", help="tiny sizes on Warp's CPU device")
     p.add_argument("--device", default="cuda:0")
     p.add_argument("--seconds", type=float, default=3.0, help="timing window per figure")
+    p.add_argument("--train-seconds", type=float, default=120.0, help="training time budget (max_seconds)")
     args = p.parse_args(argv)
     device = "cpu" if args.dry_run else args.device
     worlds, steps = (4, 10) if args.dry_run else (64, 50)
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     for scene in SCENES:
         physics(scene, sizes, device, seconds)
         print(f"# physics {scene} done at {time.perf_counter() - t0:.0f} s", flush=True)
-    say("gpu_train_fps", train_fps(args.dry_run, device))
+    say("gpu_train_fps", train_fps(args.dry_run, device, args.train_seconds))
     say("contact_overflows", sum(OVERFLOWS))
     say("total_seconds", time.perf_counter() - t0)
 
