@@ -110,8 +110,8 @@ class MujocoWarpBatchedSim(BatchedSim):
     first step, s).
 
     Raises:
-        TaskConfigError: ``nconmax`` / ``njmax`` too small for the scene's initial state, or a bad
-            ``max_overflow_fraction`` (one line naming the setting).
+        TaskConfigError: a CUDA ``device`` without a GPU, ``nconmax`` / ``njmax`` too small for the scene's
+            initial state, or a bad ``max_overflow_fraction`` (one line naming the setting).
         ContactOverflowError: from :meth:`step`, see the module docstring.
     """
 
@@ -127,6 +127,9 @@ class MujocoWarpBatchedSim(BatchedSim):
         self.device = torch.device(device)
         wp.init()
         self._wp_device = "cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}"
+        if self._wp_device != "cpu" and not wp.is_cuda_available():
+            raise TaskConfigError(f"sim=mujoco_warp on device={device}: Warp sees no CUDA GPU; use device=cpu (Warp's "
+                                  "CPU device: correct but about 300 world-steps/s) or sim=mujoco")
         mjm = mujoco.MjModel.from_xml_string(scene.xml)
         self.model, n = mjm, self.num_envs
         self.control_dt = float(mjm.opt.timestep * substeps)

@@ -43,10 +43,17 @@ def test_warp_task_matches_the_cpu_task(name: str) -> None:
 def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
     """A 25-row constraint buffer: world 0 (object dropped onto the table, 26-41 rows in contact) overflows,
     world 1 (object held 1 m up, 23-24 rows: joint limits only) does not; overflowed envs end their episode
-    and are counted; past max_overflow_fraction the step raises one line naming the settings."""
+    and are counted; past max_overflow_fraction the step raises one line naming the settings. Also the one-line
+    errors of capacities too small to build the scene and of a CUDA device without a GPU."""
     pytest.importorskip("mujoco_warp")
-    from tasks.sim.mujoco_warp import ContactOverflowError
+    import warp as wp
 
+    from tasks.allegro_kuka.scene import SceneSpec, build_scene
+    from tasks.sim.mujoco_warp import ContactOverflowError, MujocoWarpBatchedSim
+
+    if not wp.is_cuda_available():
+        with pytest.raises(TaskConfigError, match=r"^sim=mujoco_warp on device=cuda: Warp sees no CUDA GPU"):
+            MujocoWarpBatchedSim(build_scene(SceneSpec()), 2, device="cuda")
     with pytest.raises(TaskConfigError, match=r"sim\.nconmax=.* / sim\.njmax=0 cannot hold"):
         tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", sim={"backend": "mujoco_warp", "njmax": 0})
     sim = {"backend": "mujoco_warp", "njmax": 25, "max_overflow_fraction": 1.0}
