@@ -30,6 +30,7 @@ import torch
 import tasks
 from bench import grasp
 from tasks.allegro_kuka import robot
+from tasks.allegro_kuka.task import ARM_DOFS, DOFS_PER_ARM
 
 MAX_OVERSHOOT = 0.02  # of the step: the drive is overdamped, so more is a numerical artefact
 FLEX = [7 + 4 * f + j for f in range(3) for j in (1, 2, 3)]  # index/middle/ring joints 1-3 (spec order)
@@ -58,7 +59,7 @@ def random_actions(name: str, steps: int = 300, num_envs: int = 64, seed: int = 
     task = tasks.make(name, num_envs=num_envs, seed=seed)
     g = torch.Generator().manual_seed(seed)
     task.reset()
-    hand = (torch.arange(task.num_actions) % 23) >= 7
+    hand = (torch.arange(task.num_actions) % DOFS_PER_ARM) >= ARM_DOFS
     speed, bad = 0.0, 0
     for _ in range(steps):
         task.step(torch.rand(num_envs, task.num_actions, generator=g) * 2 - 1)

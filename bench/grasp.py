@@ -180,15 +180,13 @@ def run_grasps(plans: list[GraspPlan], contact: dict | None = None, hold_s: floa
 
 def physics_rates(names: list[str], rounds: int = 3, worlds: int = 256, seconds: float = 2.0) -> dict:
     """Median world-steps/s of the one- and two-arm scenes per contact setting, rounds alternating."""
-    from bench.physics_limit import physics_steps_per_second
-    from tasks.allegro_kuka.scene import SceneSpec, build_scene, contact_options
+    from bench.physics_limit import default_robot_state, physics_steps_per_second
 
     rates: dict[tuple[str, int], list[float]] = {}
     for _ in range(rounds):
         for name in names:
             for arms in (1, 2):
-                model, qpos, ctrl = _limit_state(build_scene(SceneSpec(num_arms=arms,
-                                                                       contact=contact_options(SETTINGS[name]))))
+                model, qpos, ctrl = default_robot_state(arms, SETTINGS[name])
                 rate = physics_steps_per_second(model, worlds, seconds=seconds, state={"qpos": qpos, "ctrl": ctrl})
                 rates.setdefault((name, arms), []).append(rate)
     return {k: float(np.median(v)) for k, v in rates.items()}
@@ -230,16 +228,6 @@ def env_rates(names: list[str], rounds: int = 4, num_envs: int = 240, steps: int
             out[(task_name, key)] = float(np.median(rates[key]))
             task.close()
     return out
-
-
-def _limit_state(info):
-    model = mujoco.MjModel.from_xml_string(info.xml)
-    qpos = model.qpos0.copy()
-    for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):
-        qpos[model.jnt_qposadr[model.joint(name).id]] = q
-    ctrl = np.zeros(model.nu)
-    ctrl[[model.actuator(j).id for j in info.dof_names]] = info.default_dof_pos
-    return model, qpos, ctrl
 
 
 def default_setting() -> str:

@@ -66,11 +66,13 @@ def _steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], num_wor
     return num_worlds * nstep / (time.perf_counter() - t0)
 
 
-def default_robot_state(num_arms: int = 1) -> tuple[mujoco.MjModel, np.ndarray, np.ndarray]:
-    """(model, qpos0 with the default robot pose, ctrl = that pose) of the Allegro-Kuka scene."""
-    from tasks.allegro_kuka.scene import SceneSpec, build_scene
+def default_robot_state(num_arms: int = 1, contact: dict | None = None
+                        ) -> tuple[mujoco.MjModel, np.ndarray, np.ndarray]:
+    """(model, qpos0 with the default robot pose, ctrl = that pose) of the Allegro-Kuka scene (contact settings:
+    ``sim.contact`` overrides, default the scene's)."""
+    from tasks.allegro_kuka.scene import SceneSpec, build_scene, contact_options
 
-    info = build_scene(SceneSpec(num_arms=num_arms))
+    info = build_scene(SceneSpec(num_arms=num_arms, contact=contact_options(contact)))
     model = mujoco.MjModel.from_xml_string(info.xml)
     qpos = model.qpos0.copy()
     for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):

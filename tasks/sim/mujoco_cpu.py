@@ -48,6 +48,13 @@ def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.flatnonzero(ids) if ids.dtype == bool else ids.astype(np.int64).reshape(-1)
 
 
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is a run of consecutive indices (views and in-place ops, no gather), else as is."""
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """A numpy view (CPU tensors) or copy (other devices) of ``x``."""
     if isinstance(x, torch.Tensor):
@@ -91,9 +98,7 @@ class MujocoBatchedSim(BatchedSim):
         jid = [m.joint(j).id for j in scene.dof_names]
         self._qadr, self._vadr = m.jnt_qposadr[jid], m.jnt_dofadr[jid]
         self._act = np.array([m.actuator(j).id for j in scene.dof_names])
-        a0 = int(self._act[0]) if self._act.size else 0  # a slice when consecutive: no fancy indexing per step
-        span = np.arange(a0, a0 + self._act.size)
-        self._act_cols = slice(a0, a0 + self._act.size) if np.array_equal(self._act, span) else self._act
+        self._act_cols = _as_slice(self._act)  # a slice when consecutive: no fancy indexing per step
         pj = [m.joint(j).id for j in getattr(scene, "passive_joints", [])]
         self._pq, self._pv = m.jnt_qposadr[pj], m.jnt_dofadr[pj]
         self._body_ids = np.array([m.body(name).id for name in scene.body_names])
@@ -111,8 +116,7 @@ class MujocoBatchedSim(BatchedSim):
         limit = np.asarray(scene.dof_vel_limit, dtype=np.float64)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
         adr = self._vadr[capped]  # clamped dofs (a slice when consecutive: an in-place clip, no gather/scatter)
-        span = np.arange(adr[0], adr[0] + adr.size) if adr.size else adr
-        self._vcap_adr = slice(int(adr[0]), int(adr[0]) + adr.size) if adr.size and np.array_equal(adr, span) else adr
+        self._vcap_adr = _as_slice(adr)
         self._vcap = limit[capped]
 
         self._set_world_fields(world_fields or {})
