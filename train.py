@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from epo_isaac.isaacgym_first import import_isaacgym_first
+
+import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses to load after torch: before any torch import
+
 import hydra
 import numpy as np
 import torch

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import os
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from tasks.allegro_kuka import upstream
 from tasks.allegro_kuka.config import VARIANTS
 from tasks.base import TaskConfigError
 
+ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_BACKED = [name for name, v in VARIANTS.items() if v.obstacle is None]
 ISAACGYM = {"backend": "isaacgym"}
 
@@ -222,3 +226,49 @@ def test_missing_isaacgym_is_one_install_line(tmp_path: Any, monkeypatch: pytest
                                   "(No module named 'isaacgym')") and "\n" not in message
         assert "Isaac Gym is not on PyPI" in message and message.endswith("or use sim=mujoco")
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+# A double of Isaac Gym's own import check (isaacgym/gymdeps.py): it refuses to load once torch is imported.
+FAKE_ISAACGYM_INIT = '''import sys
+if "torch" in sys.modules:
+    raise ImportError("PyTorch was imported before isaacgym modules.  Please import torch after isaacgym modules.")
+'''
+
+
+def fake_isaacgym_package(root: Path) -> Path:
+    (root / "isaacgym").mkdir(parents=True)
+    (root / "isaacgym" / "__init__.py").write_text(FAKE_ISAACGYM_INIT)
+    return root
+
+
+def test_isaacgym_after_torch_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The double is live: in this process torch came first, so the guard names the import order."""
+    monkeypatch.syspath_prepend(str(fake_isaacgym_package(tmp_path)))
+    monkeypatch.delitem(sys.modules, "isaacgym", raising=False)
+    monkeypatch.delitem(sys.modules, "tasks.sim.isaacgym", raising=False)
+    with pytest.raises(TaskConfigError, match="Isaac Gym must be imported before torch") as err:
+        tasks.check_settings("AllegroKukaRegrasping", sim=ISAACGYM)
+    assert "\n" not in str(err.value)
+
+
+def test_train_py_imports_isaacgym_before_torch(tmp_path: Path) -> None:
+    """``python train.py sim=isaacgym`` loads Isaac Gym (the double) before torch; then the missing
+    IsaacGymEnvs is the one line it prints."""
+    env = {**os.environ, "PYTHONPATH": str(fake_isaacgym_package(tmp_path / "fake")), "WANDB_MODE": "offline"}
+    (tmp_path / "run").mkdir()
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "task=AllegroKukaRegrasping", "sim=isaacgym",
+                           "task.num_envs=8", "max_epochs=1"], cwd=tmp_path / "run", env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "No module named 'isaacgymenvs'" in proc.stderr and "before torch" not in proc.stderr
+    assert not list((tmp_path / "run").iterdir())
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["task=AllegroKukaRegrasping", "sim=isaacgym"], True), (["+sim=isaacgym"], True),
+    (["sim=mujoco,isaacgym"], True), (["sim=choice(mujoco, isaacgym)"], True),
+    (["sim=mujoco"], False), (["sim=mujoco_warp"], False), (["task=isaacgym"], False), ([], False)])
+def test_asks_for_isaacgym(argv: list[str], expected: bool) -> None:
+    from epo_isaac.isaacgym_first import asks_for_isaacgym
+
+    assert asks_for_isaacgym(argv) is expected

@@ -18,7 +18,8 @@ except ImportError as err:
     if "imported before isaacgym" not in str(err):
         raise
     raise TaskConfigError("sim=isaacgym: Isaac Gym must be imported before torch and this process imported torch "
-                          "first; import isaacgym at the very top of the launching script") from err
+                          "first; give sim=isaacgym on train.py's command line (it then imports Isaac Gym first), "
+                           "or import isaacgym at the very top of your own script") from err
 if importlib.util.find_spec("isaacgymenvs") is None:
     raise ModuleNotFoundError("No module named 'isaacgymenvs'", name="isaacgymenvs")
 
