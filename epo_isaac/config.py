@@ -234,6 +234,11 @@ def budget_frames(num_envs: int, tc: TrainConfig) -> int | None:
     return min(limits) if limits else None
 
 
+def checks_within(frames: int, warmup: int, interval: int) -> int:
+    """Number of GA checks at ``warmup + k·interval`` env steps (k = 0, 1, ...) that fall within ``frames``."""
+    return 0 if warmup > frames else (frames - warmup) // max(interval, 1) + 1
+
+
 def ga_schedule(num_envs: int, tc: TrainConfig) -> tuple[int, int, int | None]:
     """(warmup_frames, interval_frames, checks) of the GA, resolving the automatic values (spec §4.2).
 
@@ -257,7 +262,7 @@ def ga_schedule(num_envs: int, tc: TrainConfig) -> tuple[int, int, int | None]:
         interval = max(1, budget // (ga.num_checks + 2))
     if warmup == -1:
         warmup = 2 * interval
-    checks = 0 if warmup > budget else (budget - warmup) // interval + 1
+    checks = checks_within(budget, warmup, interval)
     if checks < 1:
         raise ConfigError(
             f"the GA schedule (warmup {warmup:,} + every {interval:,} env steps) leaves no generation within the "

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from rl_games.common.algo_observer import AlgoObserver
 
+from epo_isaac.config import checks_within
 from epo_isaac.stats import EpochStats
 
 
@@ -33,6 +34,24 @@ def eta_seconds(elapsed: float, done_at_start: float, done_now: float) -> float 
     if elapsed <= 0 or progress <= 0:
         return None
     return max(0.0, (1.0 - done_now) * elapsed / progress)
+
+
+def ga_time_budget_warning(*, rate: float, elapsed: float, max_seconds: float, frame: int, budget: int,
+                           warmup: int, interval: int) -> str | None:
+    """A warning when ``max_seconds`` will end the run before half of the GA checks that the frame ``budget``
+    schedules (``config.ga_schedule`` spreads them over max_epochs / max_frames, not over time); None otherwise.
+
+    ``rate``: env steps per second so far; ``frame``: env steps done, ``elapsed`` s into this session.
+    """
+    reach = int(frame + rate * max(0.0, max_seconds - elapsed))
+    planned, reached = checks_within(budget, warmup, interval), checks_within(reach, warmup, interval)
+    if reach >= budget or 2 * reached >= planned:
+        return None
+    suggest = float(f"{reach:.2g}")
+    return (f"[epo_isaac] warning: at {rate:,.0f} env steps/s max_seconds={max_seconds:g} ends the run near "
+            f"{reach:,} env steps, after {reached} of the {planned} GA checks scheduled over {budget:,} env steps "
+            f"(max_epochs / train.ppo.max_frames); to spread them over the time budget set "
+            f"train.ppo.max_frames={suggest:.0f}")
 
 
 def clock(seconds: float | None) -> str:
@@ -58,6 +77,7 @@ class ProgressObserver(AlgoObserver):
         self.algo: Any = None
         self.stats: EpochStats | None = None
         self.history: list[dict[str, float]] = []
+        self._ga_checked = False  # the time-budget check of the GA schedule ran (once per session)
 
     def after_init(self, algo: Any) -> None:
         self.algo = algo
@@ -91,6 +111,8 @@ class ProgressObserver(AlgoObserver):
         if self._start is None:
             before = budget_done(epoch_num - 1, algo.frame - algo.curr_frames, max_epochs, max_frames)
             self._start = (self._last_time, before)
+            self._start_frame, self._epochs = algo.frame - algo.curr_frames, 0
+        self._epochs += 1
         self._last_time = now
         done = budget_done(epoch_num, algo.frame, max_epochs, max_frames)
         elapsed = now - self._start[0]
@@ -99,6 +121,7 @@ class ProgressObserver(AlgoObserver):
             if elapsed >= self.max_seconds and (max_epochs <= 0 or epoch_num < max_epochs):
                 algo.max_epochs = epoch_num  # rl_games (and ES) end the run after this epoch, with a checkpoint
                 self.say(f"[epo_isaac] max_seconds={self.max_seconds:g} reached after {clock(elapsed)}: last epoch")
+        self._check_ga_time_budget(algo, elapsed, max_epochs, max_frames)
         eta = eta_seconds(elapsed, self._start[1] or 0.0, done) if done is not None else None
         mean_return = None
         if algo.game_rewards.current_size > 0:
@@ -133,6 +156,23 @@ class ProgressObserver(AlgoObserver):
             else:
                 parts.append(f"GA skipped ({event['reason']})")
         self.say(" | ".join(parts))
+
+    def _check_ga_time_budget(self, algo: Any, elapsed: float, max_epochs: int, max_frames: int) -> None:
+        """Once, after 3 epochs and min(60 s, 5 % of max_seconds): warn when the time budget cuts the GA's
+        frame-based schedule short (:func:`ga_time_budget_warning`)."""
+        if (self._ga_checked or self.max_seconds <= 0 or not getattr(algo, "ga_enabled", False)
+                or self._epochs < 3 or elapsed < min(60.0, 0.05 * self.max_seconds)):
+            return
+        self._ga_checked = True
+        limits = [max_epochs * algo.curr_frames] if max_epochs > 0 else []
+        limits += [max_frames] if max_frames > 0 else []
+        if not limits:
+            return
+        warning = ga_time_budget_warning(
+            rate=(algo.frame - self._start_frame) / max(elapsed, 1e-9), elapsed=elapsed, max_seconds=self.max_seconds,
+            frame=algo.frame, budget=min(limits), warmup=algo.ga_warmup, interval=algo.ga_interval)
+        if warning:
+            self.say(warning)
 
 
 class ObserverGroup(AlgoObserver):

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from epo_isaac.observer import ProgressObserver, budget_done, clock, eta_seconds
+from epo_isaac.config import checks_within
+from epo_isaac.observer import ProgressObserver, budget_done, clock, eta_seconds, ga_time_budget_warning
 
 
 def test_budget_done_takes_the_limit_reached_first() -> None:
@@ -73,3 +74,30 @@ def test_max_seconds_ends_the_run_after_the_epoch_that_passes_it() -> None:
     assert "ETA 00:01" in lines[1]  # the time budget is the limit reached first: 4 of 5 s spent, 1 left
     assert "max_seconds=5 reached after 00:06: last epoch" in lines[-2]
     assert [h["seconds"] for h in observer.history] == [2.0, 4.0, 6.0]
+
+
+def test_ga_time_budget_warning_names_the_reachable_checks() -> None:
+    assert [checks_within(f, 20, 10) for f in (19, 20, 29, 30, 320)] == [0, 1, 1, 2, 31]
+    # 30 checks over 320 frames (warmup 20, every 10); at 1 frame/s, 100 s reach 100 frames: 9 checks
+    kw = dict(rate=1.0, elapsed=10.0, max_seconds=100.0, frame=10, budget=320, warmup=20, interval=10)
+    warning = ga_time_budget_warning(**kw)
+    assert warning is not None and "near 100 env steps, after 9 of the 31 GA checks" in warning
+    assert warning.endswith("train.ppo.max_frames=100")
+    assert ga_time_budget_warning(**{**kw, "rate": 2.0}) is None  # 190 frames: 18 of 31 checks, over half
+    assert ga_time_budget_warning(**{**kw, "budget": 90}) is None  # the frame budget ends the run first
+
+
+def test_observer_warns_once_when_max_seconds_cuts_the_ga_schedule() -> None:
+    now = [0.0]
+    lines: list[str] = []
+    observer = ProgressObserver(say=lines.append, clock_fn=lambda: now[0], max_seconds=1000.0)
+    algo = _algo(frame=0, max_epochs=10_000, max_frames=-1)  # 1M frames; 100 frames/s reach 100k in 1000 s
+    algo.ga_enabled, algo.ga_warmup, algo.ga_interval = True, 62_500, 31_250  # config.ga_schedule's 31 checks
+    observer.after_init(algo)
+    for epoch in range(1, 80):
+        now[0] += 1.0
+        algo.frame += 100
+        observer.after_print_stats(algo.frame, epoch, now[0])
+    warnings = [line for line in lines if "warning" in line]
+    assert len(warnings) == 1 and "near 100,000 env steps, after 2 of the 31 GA checks" in warnings[0]
+    assert lines.index(warnings[0]) == 49  # before the line of epoch 50 (min(60 s, 5 % of 1000 s) = 50 s): once
