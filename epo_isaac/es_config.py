@@ -6,7 +6,7 @@ B = N / population_size envs per population member (README "Evolution strategies
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from epo_isaac.errors import UserError
@@ -72,10 +72,7 @@ def es_optimizer_config(es: ESTrainConfig) -> ESConfig:
         UserError: an out-of-range value, naming its ``train.es.`` key.
     """
     try:
-        return ESConfig(population_size=es.population_size, sigma=es.sigma, learning_rate=es.learning_rate,
-                        antithetic=es.antithetic, rank_shaping=es.rank_shaping, weight_decay=es.weight_decay,
-                        optimizer=es.optimizer, momentum=es.momentum, sigma_decay=es.sigma_decay,
-                        sigma_min=es.sigma_min, lr_decay=es.lr_decay, lr_min=es.lr_min)
+        return ESConfig(**{f.name: getattr(es, f.name) for f in fields(ESConfig)})  # same names, same checks
     except ValueError as err:
         raise UserError(str(err).replace("ESConfig.", "train.es.")) from None
 
