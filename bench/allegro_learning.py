@@ -11,6 +11,8 @@ be made in several sessions (``--only``) and the figure redrawn from the cache; 
 Per run it records against env steps: the master's lift rate (fraction of the master's finished episodes in which
 the object was lifted above the 0.15 m bonus threshold), the master's successes per finished episode, and the
 mean reward per env step over all envs (every agent of the population; the sum of the named reward terms).
+With several algorithms it also prints each one's curves over the last 10 % before the smallest frame count of
+all runs (a wall-clock budget gives runs different frame counts; dotted line in the plot).
 Saves ``bench/results/<name>.png`` and ``.json``. The last line is ``regrasp_successes=<float>``: EPO's master
 successes per episode over the last 10 % of its frames (mean over seeds; nan until an EPO run exists).
 """
@@ -143,6 +145,16 @@ def main() -> None:
             ax.set_xlabel("env steps")
             ax.set_ylabel(label)
         table[algo] = [summary(r) for r in runs]
+    if len(results) > 1:  # wall-clock budgets give runs different frame counts: compare at the common one too
+        common = min(r["frames"] for runs in results.values() for r in runs)
+        for algo, runs in results.items():
+            parts = []
+            for key, _ in CURVES:
+                values = [window_mean(*curve(r["history"], key), 0.9 * common, common) for r in runs]
+                parts.append(f"{key.split('/')[-1]} {float(np.nanmean(values)):.4f}")
+            print(f"{algo} at {common:,} frames (last 10 % before them, mean over seeds): {'; '.join(parts)}")
+        for ax in axes:
+            ax.axvline(common, color="grey", lw=0.8, ls=":")
     for ax in axes:
         ax.legend()
     fig.suptitle(f"{TASK} on MuJoCo CPU (2 cores), {args.minutes:g} min of wall clock per run")
