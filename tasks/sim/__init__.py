@@ -21,7 +21,8 @@ BACKENDS: dict[str, tuple[str, str]] = {
                     "(mujoco-warp, warp-lang) and run on an NVIDIA GPU"),
     # not a physics backend: the original IsaacGymEnvs tasks (tasks.sim.isaacgym_envs)
     "isaacgym": ("tasks.sim.isaacgym:IsaacGymEnvsTask", "Isaac Gym is not on PyPI: download it from "
-                 "NVIDIA (Python <= 3.8), pip install its python/ folder and IsaacGymEnvs"),
+                 "NVIDIA, pip install its python/ folder and IsaacGymEnvs (Isaac Gym Preview 4 supports Python "
+                 "3.6-3.8 and this project needs 3.10+: README, sim=isaacgym)"),
 }
 ALIASES = {"mujoco": "mujoco_cpu", "cpu": "mujoco_cpu", "warp": "mujoco_warp"}
 DEFAULT_BACKEND = "mujoco"  # cfg/config.yaml's default sim group
