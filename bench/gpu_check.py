@@ -23,6 +23,9 @@ Prints one ``name=value`` line per figure (lines with spaces are progress):
   the first epoch are excluded); dry run: a tiny EPO run for 2 epochs.
 * ``contact_overflows``: overflowed world-steps over every task this script ran; ``first_step_seconds``:
   construction to the end of the first step of the first task (kernel compilation or cache load).
+
+Each stage (correctness, physics per scene, training) runs on its own: a stage that raises prints
+``<stage>_error=<exception>`` (traceback on stderr), the next stage runs, and the script exits non-zero at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,24 +188,43 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [8] if args.dry_run else [4096, 16384, 24576]
     seconds = 0.5 if args.dry_run else args.seconds
     t0 = time.perf_counter()
-    for scene, name in SCENES.items():
-        first = not OVERFLOWS
-        err = compare(rollout(name, worlds, WARP, device, steps), rollout(name, worlds, {"backend": "mujoco"},
-                                                                          "cpu", steps))
-        if first:
-            from tasks.sim import mujoco_warp
-
-            say("first_step_seconds", mujoco_warp.first_step_seconds)
-        for key, unit in (("dof", "max_dof_err"), ("obj", "max_obj_err"), ("reward", "max_reward_err"),
-                          ("done", "done_match")):
-            say(f"correct_{scene}_{unit}", err[key])
-        print(f"# correctness {scene} done at {time.perf_counter() - t0:.0f} s", flush=True)
-    for scene in SCENES:
-        physics(scene, sizes, device, seconds)
-        print(f"# physics {scene} done at {time.perf_counter() - t0:.0f} s", flush=True)
-    say("gpu_train_fps", train_fps(args.dry_run, device, args.train_seconds))
+    failed = [stage for stage, fn in [
+        *((f"correct_{scene}", lambda scene=scene: correctness(scene, worlds, device, steps)) for scene in SCENES),
+        *((f"physics_{scene}", lambda scene=scene: physics(scene, sizes, device, seconds)) for scene in SCENES),
+        ("train", lambda: say("gpu_train_fps", train_fps(args.dry_run, device, args.train_seconds)))]
+        if not run_stage(stage, fn, t0)]
     say("contact_overflows", sum(OVERFLOWS))
     say("total_seconds", time.perf_counter() - t0)
+    if failed:
+        raise SystemExit(f"gpu_check: {len(failed)} stage(s) failed: {', '.join(failed)} (see <stage>_error=)")
+
+
+def correctness(scene: str, worlds: int, device: str, steps: int) -> None:
+    """``correct_<scene>_*`` lines (and ``first_step_seconds`` after the first Warp task of the process)."""
+    from tasks.sim import mujoco_warp
+
+    name = SCENES[scene]
+    err = compare(rollout(name, worlds, WARP, device, steps), rollout(name, worlds, {"backend": "mujoco"}, "cpu",
+                                                                      steps))
+    if scene == next(iter(SCENES)):  # the first Warp task of this process
+        say("first_step_seconds", mujoco_warp.first_step_seconds)
+    for key, unit in (("dof", "max_dof_err"), ("obj", "max_obj_err"), ("reward", "max_reward_err"),
+                      ("done", "done_match")):
+        say(f"correct_{scene}_{unit}", err[key])
+
+
+def run_stage(stage: str, fn: Callable[[], None], t0: float) -> bool:
+    """Run one stage; a failure prints ``<stage>_error=<exception>`` (and its traceback on stderr) and the
+    check goes on with the next stage, so one device session yields every figure that can be had."""
+    try:
+        fn()
+    except Exception as err:  # reported; the exit status says that a stage failed
+        traceback.print_exc()
+        print(f"{stage}_error={type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", flush=True)
+        return False
+    finally:
+        print(f"# {stage} done at {time.perf_counter() - t0:.0f} s", flush=True)
+    return True
 
 
 if __name__ == "__main__":
