@@ -5,8 +5,9 @@
 
 Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task/AllegroKukaRegrasping.yaml``,
 ``cfg/task_train/AllegroKukaRegrasping.yaml``) that ends at ``max_seconds`` (``--minutes``), one run at a time.
-A finished run is cached as ``bench/results/<name>_runs/<algo>_seed<s>.json``, so the runs of one comparison can
-be made in several sessions (``--only``) and the figure redrawn from the cache; ``--fresh`` reruns them.
+A finished run's record is kept in git as ``bench/data/<name>/<algo>_seed<s>.json.gz`` (the run folder, with
+checkpoints and videos, under ``bench/results/<name>_runs/``), so the runs of one comparison can be made in
+several sessions (``--only``, ``--seeds``) and the figure redrawn from the records; ``--fresh`` reruns them.
 
 Per run it records against env steps: the master's lift rate (fraction of the master's finished episodes in which
 the object was lifted above the 0.15 m bonus threshold), the master's successes per finished episode, and the
@@ -20,6 +21,7 @@ successes per episode over the last 10 % of its frames (mean over seeds; nan unt
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import sys
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, run_training, series  # noqa: E402
 
 TASK = "AllegroKukaRegrasping"
+DATA = Path(__file__).resolve().parent / "data"
 CURVES = (("master/lift_rate", "master lift rate (fraction of episodes)"),
           ("master/successes", "master successes per episode"),
           ("reward", "mean reward per env step (all envs)"))
@@ -70,11 +73,16 @@ def smooth(grid: np.ndarray, frames: np.ndarray, values: np.ndarray, width: floa
     return out
 
 
-def run(algo: str, seed: int, minutes: float, folder: Path, fresh: bool) -> dict:
+def record_path(name: str, algo: str, seed: int) -> Path:
+    """The run's record (tracked in git, so seeds can be added in later sessions): ``bench/data/<name>/``."""
+    return DATA / name / f"{algo}_seed{seed}.json.gz"
+
+
+def run(algo: str, seed: int, minutes: float, name: str, fresh: bool) -> dict:
     """One cached run: ``{algo, seed, budget_s, seconds, frames, history}``."""
-    path = folder / f"{algo}_seed{seed}.json"
+    path = record_path(name, algo, seed)
     if path.exists() and not fresh:
-        cached = json.loads(path.read_text())
+        cached = json.loads(gzip.decompress(path.read_bytes()))
         if cached["budget_s"] == minutes * 60:
             return cached
     # EPO spreads its GA checks over a frame budget: give one the wall clock cannot reach (8k env-steps/s) so that
@@ -82,14 +90,15 @@ def run(algo: str, seed: int, minutes: float, folder: Path, fresh: bool) -> dict
     budget = int(minutes * 60 * 8000)
     out = run_training([f"task={TASK}", f"train={algo}", f"seed={seed}", f"max_seconds={minutes * 60}",
                         "train.ppo.max_epochs=-1", f"train.ppo.max_frames={budget}", "train.ppo.save_frequency=0"],
-                       folder / f"{algo}_seed{seed}")
+                       RESULTS / f"{name}_runs" / f"{algo}_seed{seed}")
     keep = ("frames", "seconds", "master/lift_rate", "master/successes")
-    history = [{k: v for k, v in h.items() if k in keep or k.startswith("reward_terms/")} for h in out["history"]]
+    history = [{k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()
+                if k in keep or k.startswith("reward_terms/")} for h in out["history"]]
     result = {"algo": algo, "seed": seed, "budget_s": minutes * 60, "seconds": out["seconds"],
               "frames": int(out["history"][-1]["frames"]), "history": history}
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
+    tmp.write_bytes(gzip.compress(json.dumps(result, separators=(",", ":")).encode(), 9))
     tmp.replace(path)
     return result
 
@@ -113,17 +122,15 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=["EPO", "PPO"])
     parser.add_argument("--only", nargs="+", default=None, help="run only these algorithms now (others: cache)")
     parser.add_argument("--fresh", action="store_true", help="rerun cached runs")
-    parser.add_argument("--name", default="allegro_learning", help="file stem of the PNG/JSON and the run folders")
+    parser.add_argument("--name", default="allegro_learning", help="file stem of the PNG/JSON, the records' folder")
     args = parser.parse_args()
-    folder = RESULTS / f"{args.name}_runs"
     results: dict[str, list[dict]] = {}
     for algo in args.algos:
         for seed in args.seeds:
-            cached = folder / f"{algo}_seed{seed}.json"
-            if args.only is not None and algo not in args.only and not cached.exists():
+            if args.only is not None and algo not in args.only and not record_path(args.name, algo, seed).exists():
                 print(f"{algo} seed {seed}: not run yet (run it with --only {algo})", flush=True)
                 continue
-            r = run(algo, seed, args.minutes, folder, args.fresh and (args.only is None or algo in args.only))
+            r = run(algo, seed, args.minutes, args.name, args.fresh and (args.only is None or algo in args.only))
             results.setdefault(algo, []).append(r)
             s = summary(r)
             print(f"{algo} seed {seed}: {s['frames']:,} frames in {s['minutes']:.1f} min; lift rate "
