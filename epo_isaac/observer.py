@@ -111,8 +111,7 @@ class ProgressObserver(AlgoObserver):
         if self._start is None:
             before = budget_done(epoch_num - 1, algo.frame - algo.curr_frames, max_epochs, max_frames)
             self._start = (self._last_time, before)
-            self._start_frame, self._epochs = algo.frame - algo.curr_frames, 0
-        self._epochs += 1
+            self._start_frame = algo.frame - algo.curr_frames
         self._last_time = now
         done = budget_done(epoch_num, algo.frame, max_epochs, max_frames)
         elapsed = now - self._start[0]
@@ -160,8 +159,9 @@ class ProgressObserver(AlgoObserver):
     def _check_ga_time_budget(self, algo: Any, elapsed: float, max_epochs: int, max_frames: int) -> None:
         """Once, after 3 epochs and min(60 s, 5 % of max_seconds): warn when the time budget cuts the GA's
         frame-based schedule short (:func:`ga_time_budget_warning`)."""
+        # self.history: this session's earlier epochs (this one is appended after the check)
         if (self._ga_checked or self.max_seconds <= 0 or not getattr(algo, "ga_enabled", False)
-                or self._epochs < 3 or elapsed < min(60.0, 0.05 * self.max_seconds)):
+                or len(self.history) < 2 or elapsed < min(60.0, 0.05 * self.max_seconds)):
             return
         self._ga_checked = True
         limits = [max_epochs * algo.curr_frames] if max_epochs > 0 else []

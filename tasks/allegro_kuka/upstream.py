@@ -89,20 +89,21 @@ def task_config(name: str, cfg: AllegroKukaConfig, base: Mapping[str, Any], *, n
         env[key] = value
     out["sim"]["use_gpu_pipeline"] = device.startswith("cuda")
     out["sim"]["physx"]["num_subscenes"] = 4  # IsaacGymEnvs' cfg/config.yaml default
-    _merge(out["sim"], dict(sim or {}), "sim")
+    merge(out["sim"], dict(sim or {}), "sim")
     left = [path for path, value in _leaves(out) if isinstance(value, str) and PLACEHOLDER in value]
     if left:
         raise TaskConfigError(f"IsaacGymEnvs config values left unresolved: {', '.join(left)}")
     return out
 
 
-def _merge(base: dict[str, Any], top: Mapping[str, Any], where: str) -> None:
-    """Update ``base`` with ``top`` in place, nested mappings key by key; a key ``base`` lacks is an error."""
+def merge(base: dict[str, Any], top: Mapping[str, Any], where: str | None = None) -> None:
+    """Update ``base`` with ``top`` in place, nested mappings key by key. With ``where`` (the dotted name of
+    ``base``, for the message) a key ``base`` lacks is a :class:`TaskConfigError`; without, it is added."""
     for key, value in top.items():
-        if key not in base:
+        if where is not None and key not in base:
             raise TaskConfigError(f"{where}.{key} is not an Isaac Gym sim setting; valid: {', '.join(sorted(base))}")
-        if isinstance(value, Mapping) and isinstance(base[key], dict):
-            _merge(base[key], value, f"{where}.{key}")
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value, None if where is None else f"{where}.{key}")
         else:
             base[key] = value
 

@@ -38,17 +38,9 @@ def load_task_yaml(task: str, subtask: str) -> dict[str, Any]:
     root = Path(importlib.util.find_spec("isaacgymenvs").origin).parent / "cfg" / "task"
     out: dict[str, Any] = {}
     for file in upstream.TASK_FILES[task]:
-        _deep_update(out, yaml.safe_load((root / file).read_text()) or {})
-    _deep_update(out["env"], yaml.safe_load((root / "env" / f"{subtask}.yaml").read_text()) or {})
+        upstream.merge(out, yaml.safe_load((root / file).read_text()) or {})
+    upstream.merge(out["env"], yaml.safe_load((root / "env" / f"{subtask}.yaml").read_text()) or {})
     return out
-
-
-def _deep_update(base: dict[str, Any], top: dict[str, Any]) -> None:
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
 
 
 def make_vec_task(config: dict[str, Any], *, sim_device: str, rl_device: str) -> Any:
