@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from epo_isaac.isaacgym_first import import_isaacgym_first
+from epo_isaac.cli.isaacgym_first import import_isaacgym_first
 
 import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses to load after torch: before any torch import
 
@@ -26,10 +26,10 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from epo_isaac.cli import check_overrides, console_and_log, remove_unstarted_run_dir
-from epo_isaac.config import register_schema
+from epo_isaac.cli.console import check_overrides, console_and_log, remove_unstarted_run_dir
+from epo_isaac.cli.run_config import check_device, check_run_config
 from epo_isaac.errors import UserError
-from epo_isaac.run_config import check_device, check_run_config
+from epo_isaac.host.config import register_schema
 
 ENV_NAME = "epo_task"
 register_schema()
@@ -106,11 +106,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from rl_games.torch_runner import Runner
 
     import tasks
-    from epo_isaac.checkpoint import check_checkpoint_path, remove_stale_temp_files
-    from epo_isaac.config import parse_train_config, rl_games_params
-    from epo_isaac.envs import register_task
-    from epo_isaac.observer import ObserverGroup, ProgressObserver
-    from epo_isaac.video import VideoObserver
+    from epo_isaac.host.checkpoint import check_checkpoint_path, remove_stale_temp_files
+    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.observer import ObserverGroup, ProgressObserver
+    from epo_isaac.host.vecenv import register_task
+    from epo_isaac.host.video import VideoObserver
     from tasks.render import record_video
 
     check_run_config(cfg)
@@ -131,7 +131,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         world_size=world_size,
     )
     params["params"]["config"]["max_seconds"] = float(cfg.max_seconds)  # read by ES; the observer ends others
-    params["params"]["config"]["update_threads"] = int(cfg.update_threads)  # epo_isaac.threads
+    params["params"]["config"]["update_threads"] = int(cfg.update_threads)  # epo_isaac.host.threads
     settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
                 if k not in ("name", "num_envs")}
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
@@ -196,7 +196,7 @@ def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
     """
     if not multi_gpu:
         return 0, 0, 1
-    from epo_isaac.ranks import launched_ranks
+    from epo_isaac.host.ranks import launched_ranks
 
     return launched_ranks()
 
@@ -210,7 +210,7 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
     from rl_games.torch_runner import Runner
 
     import tasks
-    from epo_isaac.envs import register_task
+    from epo_isaac.host.vecenv import register_task
 
     close_task = register_task(ENV_NAME, lambda: tasks.make(
         cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed) + rank, device=device, sim=sim,
@@ -261,8 +261,8 @@ def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: 
     from rl_games.torch_runner import Runner
 
     import epo_isaac
-    from epo_isaac.envs import register_task
-    from epo_isaac.video import film, policy_of
+    from epo_isaac.host.vecenv import register_task
+    from epo_isaac.host.video import film, policy_of
     from tasks.render import record_video
 
     close_task = register_task(ENV_NAME, make_viewer)
@@ -297,7 +297,7 @@ def check_group_choices(argv: list[str], cfg_dir: Path = Path(__file__).parent /
         UserError / tasks.TaskConfigError: a choice with no ``cfg/<group>/<choice>.yaml``, with the closest
             valid one (for ``task=``, the task registry's message, which also points Gymnasium ids to task=Gym).
     """
-    from epo_isaac.run_config import closest
+    from epo_isaac.cli.run_config import closest
 
     for arg in argv:
         group, eq, value = arg.lstrip("+~").partition("=")

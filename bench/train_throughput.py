@@ -107,7 +107,8 @@ def train(task: str, epochs: int, overrides: list[str]) -> dict:
     from rl_games.algos_torch.a2c_continuous import A2CAgent
 
     from bench.common import run_training
-    from epo_isaac import agent, observer, video
+    from epo_isaac.epo import agent
+    from epo_isaac.host import observer, video
     from tasks.allegro_kuka.task import AllegroKukaTask
     from tasks.sim.mujoco_cpu import MujocoBatchedSim
 

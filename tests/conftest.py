@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from epo_isaac.config import register_schema
+from epo_isaac.host.config import register_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG_DIR = str(ROOT / "cfg")

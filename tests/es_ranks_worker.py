@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import compose_cfg  # noqa: E402
 
 import train  # noqa: E402
-from epo_isaac.es import ESConfig, OpenAIES  # noqa: E402
-from epo_isaac.ranks import Ranks  # noqa: E402
+from epo_isaac.es.optimizer import ESConfig, OpenAIES  # noqa: E402
+from epo_isaac.host.ranks import Ranks  # noqa: E402
 
 FAST = ["task=Pendulum", "task.num_envs=4", "train=ES", "train.es.population_size=8", "+task.max_episode_steps=10",
         "torch_threads=1", "seed=2", "multi_gpu=true", "max_epochs=3", "train.es.test_interval=2"]
@@ -52,8 +52,8 @@ def main() -> None:
 
     import epo_isaac
     import tasks
-    from epo_isaac.config import parse_train_config, rl_games_params
-    from epo_isaac.envs import register_task
+    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.vecenv import register_task
 
     cfg = compose_cfg(FAST)
     cfg.train.es.max_iterations = 3

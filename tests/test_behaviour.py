@@ -9,7 +9,6 @@ normaliser moves them by far more), so a CPU with other floating-point kernels d
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from behaviour import DATA, RUNS, run_all

@@ -18,13 +18,13 @@ import torch
 from conftest import ROOT, compose_cfg
 
 import train
-from epo_isaac.checkpoint import (
+from epo_isaac.errors import CheckpointError, UserError
+from epo_isaac.host.checkpoint import (
     atomic_save,
     pid_running,
     read_checkpoint,
     remove_stale_temp_files,
 )
-from epo_isaac.errors import CheckpointError, UserError
 
 FAST = ["task=Pendulum", "task.num_envs=16", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=128",
         "train.ppo.mini_epochs=2", "torch_threads=1"]
@@ -285,8 +285,8 @@ def test_resume_restores_lr_and_meters_on_a_task_that_keeps_no_episodes(files: d
 
     import epo_isaac
     import tasks
-    from epo_isaac.config import parse_train_config, rl_games_params
-    from epo_isaac.envs import register_task
+    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.vecenv import register_task
 
     saved = torch.load(files["epo"], weights_only=False)
     assert saved["env_state"]["episodes"] is not None  # Pendulum snapshots its episodes ...

@@ -11,8 +11,15 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 import tasks
 import train
-from epo_isaac.config import ConfigError, budget_frames, check_layout, ga_schedule, parse_train_config, rl_games_params
-from epo_isaac.envs import BatchedTaskVecEnv, NonFiniteError
+from epo_isaac.host.config import (
+    ConfigError,
+    budget_frames,
+    check_layout,
+    ga_schedule,
+    parse_train_config,
+    rl_games_params,
+)
+from epo_isaac.host.vecenv import BatchedTaskVecEnv, NonFiniteError
 
 TRAIN_FILES = sorted(p.stem for p in (ROOT / "cfg" / "train").glob("*.yaml"))
 TASK_FILES = sorted(p.stem for p in (ROOT / "cfg" / "task").glob("*.yaml"))
@@ -25,7 +32,7 @@ def test_every_train_config_composes_and_parses(name: str) -> None:
     assert tc.algo == name.lower()
     params = rl_games_params(tc, name="x", num_envs=int(cfg.task.num_envs), env_name="e", seed=0,
                              device="cpu", train_dir="/tmp", experiment="x", torch_threads=1)
-    expected = {"PPO": "a2c_continuous", "ES": "es"}.get(name, "epo")
+    expected = {"PPO": "ppo", "ES": "es"}.get(name, "epo")
     assert params["params"]["algo"]["name"] == expected
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of epo_isaac.es (OpenAI-ES, Salimans et al. 2017, arXiv:1703.03864)."""
+"""Unit tests of epo_isaac.es.optimizer (OpenAI-ES, Salimans et al. 2017, arXiv:1703.03864)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 
-from epo_isaac.es import (
+from epo_isaac.es.optimizer import (
     ESConfig,
     OpenAIES,
     centered_ranks,

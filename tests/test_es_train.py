@@ -13,9 +13,9 @@ import torch
 from conftest import ROOT, compose_cfg
 
 import train
-from epo_isaac.checkpoint import IncompatibleCheckpointError
 from epo_isaac.errors import UserError
-from epo_isaac.es_policy import ESPolicy, ObsNormalizer, moments, population_forward
+from epo_isaac.es.policy import ESPolicy, ObsNormalizer, moments, population_forward
+from epo_isaac.host.checkpoint import IncompatibleCheckpointError
 
 # 8 envs, P = 4 (blocks of 2 envs), 20-step episodes: one iteration is 20 control steps.
 FAST = ["task=Pendulum", "task.num_envs=8", "train=ES", "train.es.population_size=4", "+task.max_episode_steps=20",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from epo_isaac.gate import check_gate, kruskal_gate, ratio_gate
+from epo_isaac.epo.gate import check_gate, kruskal_gate, ratio_gate
 
 
 def _blocks(means: list[float], per_block: int = 12, spread: float = 1.0, seed: int = 0) -> list[torch.Tensor]:

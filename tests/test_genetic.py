@@ -1,4 +1,4 @@
-"""Unit tests of epo_isaac.genetic (spec §4, §6) and of applying a generation to live parameters."""
+"""Unit tests of epo_isaac.epo.genetic (spec §4, §6) and of applying a generation to live parameters."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from epo_isaac.gate import ratio_gate
-from epo_isaac.genetic import (
+from epo_isaac.epo.gate import ratio_gate
+from epo_isaac.epo.genetic import (
     GATE_CLOSED,
     MISSING_FITNESS,
     NOT_APPLICABLE,
@@ -16,7 +16,7 @@ from epo_isaac.genetic import (
     latent_diversity,
     plan_generation,
 )
-from epo_isaac.population import apply_generation
+from epo_isaac.epo.population import apply_generation
 
 NAN = float("nan")
 

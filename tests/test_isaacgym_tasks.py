@@ -195,7 +195,7 @@ def test_sim_overrides_and_unknown_sim_keys(fake_isaacgym: list[FakeVecTask]) ->
 
 
 def test_vecenv_steps_the_wrapped_double(fake_isaacgym: list[FakeVecTask]) -> None:
-    from epo_isaac.envs import BatchedTaskVecEnv
+    from epo_isaac.host.vecenv import BatchedTaskVecEnv
 
     env = BatchedTaskVecEnv(make(episode_length=3))
     assert env.reset().shape == (4, 5) and env.get_env_info()["action_space"].shape == (3,)
@@ -269,6 +269,6 @@ def test_train_py_imports_isaacgym_before_torch(tmp_path: Path) -> None:
     (["sim=mujoco,isaacgym"], True), (["sim=choice(mujoco, isaacgym)"], True),
     (["sim=mujoco"], False), (["sim=mujoco_warp"], False), (["task=isaacgym"], False), ([], False)])
 def test_asks_for_isaacgym(argv: list[str], expected: bool) -> None:
-    from epo_isaac.isaacgym_first import asks_for_isaacgym
+    from epo_isaac.cli.isaacgym_first import asks_for_isaacgym
 
     assert asks_for_isaacgym(argv) is expected

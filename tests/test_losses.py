@@ -1,4 +1,4 @@
-"""Unit tests of epo_isaac.losses against hand-computed values and rl_games' own code."""
+"""Unit tests of epo_isaac.epo.losses against hand-computed values and rl_games' own code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from rl_games.common import common_losses
 from rl_games.common.a2c_common import A2CBase
 
-from epo_isaac.losses import (
+from epo_isaac.epo.losses import (
     bounds_loss,
     entropy_coefs,
     gae,

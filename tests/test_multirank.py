@@ -14,7 +14,7 @@ from conftest import ROOT, compose_cfg
 
 import train
 from epo_isaac.errors import UserError
-from epo_isaac.ranks import pooled_moments
+from epo_isaac.host.ranks import pooled_moments
 
 
 def test_pooled_moments_equal_the_moments_of_the_union() -> None:

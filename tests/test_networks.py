@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from epo_isaac.genetic import Generation
-from epo_isaac.networks import EPOActorCritic
-from epo_isaac.population import apply_generation
+from epo_isaac.epo.genetic import Generation
+from epo_isaac.epo.networks import EPOActorCritic
+from epo_isaac.epo.population import apply_generation
 
 
 def _net(mode: str, sigma_init: float = -0.5) -> EPOActorCritic:

@@ -1,12 +1,12 @@
-"""Unit tests of epo_isaac.population: env layout, fitness tracking, applying a generation."""
+"""Unit tests of epo_isaac.epo.population: env layout, fitness tracking, applying a generation."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from epo_isaac.genetic import Generation
-from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.epo.genetic import Generation
+from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
 
 NAN = float("nan")
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from epo_isaac.config import checks_within
-from epo_isaac.observer import ProgressObserver, budget_done, clock, eta_seconds, ga_time_budget_warning
+from epo_isaac.host.config import checks_within
+from epo_isaac.host.observer import ProgressObserver, budget_done, clock, eta_seconds, ga_time_budget_warning
 
 
 def test_budget_done_takes_the_limit_reached_first() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from epo_isaac.rollout import flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import flat, sample_follower_envs, sample_follower_rows
 
 
 def test_flat_is_env_major() -> None:

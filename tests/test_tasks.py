@@ -148,7 +148,7 @@ def test_gymnasium_tasks_build_and_step(name: str, settings: dict[str, Any], obs
                                        ["task=BipedalWalker"],
                                        ["task=Gym", "task.env_id=Ant-v5", "+task.env_kwargs.ctrl_cost_weight=0.1"]])
 def test_task_configs_pass_the_checks(overrides: list[str]) -> None:
-    from epo_isaac.config import check_layout, parse_train_config
+    from epo_isaac.host.config import check_layout, parse_train_config
 
     name, num_envs, settings, sim = task_settings(overrides)
     tasks.check_settings(name, num_envs=num_envs, sim=sim, **settings)

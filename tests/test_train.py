@@ -9,8 +9,8 @@ import torch
 from conftest import compose_cfg
 
 import train
-from epo_isaac.checkpoint import IncompatibleCheckpointError
 from epo_isaac.errors import UserError
+from epo_isaac.host.checkpoint import IncompatibleCheckpointError
 
 FAST = ["task=Pendulum", "task.num_envs=16", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=128",
         "train.ppo.mini_epochs=2", "torch_threads=1"]
@@ -62,7 +62,7 @@ def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_pat
     from rl_games.torch_runner import Runner
 
     import epo_isaac
-    from epo_isaac.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config, rl_games_params
 
     cfg = compose_cfg(FAST + ["train.population.size=4", "+task.max_episode_steps=16"])
     params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
@@ -154,8 +154,8 @@ def _agent(tmp_path: Path, overrides: list[str]):
     from rl_games.torch_runner import Runner
 
     import epo_isaac
-    from epo_isaac.config import parse_train_config, rl_games_params
-    from epo_isaac.envs import register_task
+    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.vecenv import register_task
 
     cfg = compose_cfg(FAST + overrides)
     params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
@@ -237,10 +237,10 @@ def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path, latch: bool) 
 @pytest.mark.parametrize("algo", ["EPO", "PPO"])
 def test_update_runs_on_update_threads_and_rollout_on_torch_threads(algo: str, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """torch_threads=1 while the envs step, update_threads=2 for the update (epo_isaac.threads)."""
+    """torch_threads=1 while the envs step, update_threads=2 for the update (epo_isaac.host.threads)."""
     from rl_games.algos_torch.a2c_continuous import A2CAgent
 
-    from epo_isaac.agent import EPOAgent
+    from epo_isaac.epo.agent import EPOAgent
 
     seen: dict[str, set[int]] = {"rollout": set(), "update": set()}
     env_step = A2CAgent.env_step

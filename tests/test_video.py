@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from rl_games.algos_torch.models import ModelA2CContinuousLogStd
 
-from epo_isaac.networks import EPONetworkBuilder
-from epo_isaac.video import ModelPolicy
+from epo_isaac.epo.networks import EPONetworkBuilder
+from epo_isaac.host.video import ModelPolicy
 
 
 def _model(lstm_units: int = 0) -> torch.nn.Module:

@@ -3,7 +3,7 @@
 Importing this module raises ``ImportError`` when ``isaacgym`` or ``isaacgymenvs`` is missing
 (:func:`tasks.sim.backend_class` turns it into one :class:`~tasks.base.TaskConfigError` line with the install
 hint of :data:`tasks.sim.BACKENDS`). Isaac Gym refuses to load once torch is imported (``train.py`` imports it
-first when its command line says ``sim=isaacgym``: :mod:`epo_isaac.isaacgym_first`); that case is one
+first when its command line says ``sim=isaacgym``: :mod:`epo_isaac.cli.isaacgym_first`); that case is one
 :class:`~tasks.base.TaskConfigError` line too.
 """
 

@@ -5,9 +5,9 @@ of PPO's update, broadcasts rank 0's learning rate, broadcasts rank 0's model be
 rank's frames and broadcasts rank 0's decision to stop. Its constructor, though, creates an NCCL process group
 and moves the agent to ``cuda:<LOCAL_RANK>``, and its normalisers drift apart across ranks. So the agent is built
 as a single-process agent and joins the ranks afterwards (:meth:`RanksMixin.__init__`): the process group is ours
-(gloo on the CPU, nccl on CUDA, :mod:`epo_isaac.ranks`); on the CPU ``local_rank`` is −1, for which
+(gloo on the CPU, nccl on CUDA, :mod:`epo_isaac.host.ranks`); on the CPU ``local_rank`` is −1, for which
 ``torch.cuda.set_device`` is a documented no-op. Every epoch the running mean/std normalisers are pooled
-(:func:`epo_isaac.ranks.pooled_moments`), so all ranks normalise alike. Rank r's envs are seeded ``seed + r``;
+(:func:`epo_isaac.host.ranks.pooled_moments`), so all ranks normalise alike. Rank r's envs are seeded ``seed + r``;
 rank 0 logs and writes checkpoints; a resumed run loads rank 0's envs and RNG only on rank 0.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from epo_isaac.population import FitnessTracker
-from epo_isaac.ranks import Ranks, pooled_moments
-from epo_isaac.stats import EpochStats
+from epo_isaac.epo.population import FitnessTracker
+from epo_isaac.host.ranks import Ranks, pooled_moments
+from epo_isaac.host.stats import EpochStats
 
 
 def normalizers(model: torch.nn.Module) -> list[torch.nn.Module]:

@@ -2,16 +2,17 @@
 
 One iteration reads top to bottom (:meth:`ESAgent.iteration`):
 
-1. ``ask``: P candidates θ + σ·ε_i (:class:`~epo_isaac.es.OpenAIES`; the noise is a function of (seed, iteration));
+1. ``ask``: P candidates θ + σ·ε_i (:class:`~epo_isaac.es.optimizer.OpenAIES`; the noise is a function of
+   (seed, iteration));
 2. rollout: the N envs are split into P blocks of B envs; candidate i acts on block i, all candidates in one
-   batched forward (:func:`~epo_isaac.es_policy.population_forward`), whole episodes (:func:`run_episodes`);
+   batched forward (:func:`~epo_isaac.es.policy.population_forward`), whole episodes (:func:`run_episodes`);
 3. fitness: mean return of each block's episodes; a member with NaN/inf return is reported by index and left out;
 4. ``tell``: centred ranks → gradient estimate → Adam/SGD step with weight decay → σ and lr decay;
 5. the observation normaliser absorbs the iteration's observations (it was frozen while the candidates acted);
 6. every ``test_interval`` iterations the unperturbed θ plays one episode per env: the test return is logged, the
    best θ is saved, and ``reward_goal`` reached ``consecutive_goal_stopping`` tests in a row ends the run.
 
-On K ranks (``torchrun``, :class:`~epo_isaac.ranks.Ranks`) rank r evaluates members [r·P/K, (r+1)·P/K) on its own
+On K ranks (``torchrun``, :class:`~epo_isaac.host.ranks.Ranks`) rank r evaluates members [r·P/K, (r+1)·P/K) on its own
 envs; ranks exchange only the members' returns (and the normaliser's sums); the noise comes from the shared seed,
 so every rank computes the same update.
 """
@@ -31,12 +32,12 @@ from rl_games.algos_torch.torch_ext import AverageMeter
 from rl_games.common import vecenv
 from torch.utils.tensorboard import SummaryWriter
 
-from epo_isaac.checkpoint import atomic_save, check_checkpoint, read_checkpoint
-from epo_isaac.es import OpenAIES
-from epo_isaac.es_config import ESTrainConfig, es_layout, es_optimizer_config
-from epo_isaac.es_policy import ESPolicy, ObsNormalizer, population_forward
-from epo_isaac.es_rollout import Episodes, run_episodes
-from epo_isaac.ranks import Ranks
+from epo_isaac.es.config import ESTrainConfig, es_layout, es_optimizer_config
+from epo_isaac.es.episodes import Episodes, run_episodes
+from epo_isaac.es.optimizer import OpenAIES
+from epo_isaac.es.policy import ESPolicy, ObsNormalizer, population_forward
+from epo_isaac.host.checkpoint import atomic_save, check_checkpoint, read_checkpoint
+from epo_isaac.host.ranks import Ranks
 
 
 class ThetaPolicy:
@@ -64,7 +65,7 @@ class ESPlayer:
     """rl_games player for ``train=ES`` checkpoints (``test=true``): θ and the normaliser, checked before loading.
 
     Args:
-        params: the ``params`` dict of :func:`~epo_isaac.es_config.es_params` (``num_actors`` envs, usually 1).
+        params: the ``params`` dict of :func:`~epo_isaac.es.config.es_params` (``num_actors`` envs, usually 1).
     """
 
     def __init__(self, params: dict[str, Any]) -> None:
@@ -97,7 +98,7 @@ class ESPlayer:
 class ESAgent:
     """The ``es`` algorithm for rl_games' ``Runner`` (built by ``runner.algo_factory``; ``train()`` runs it).
 
-    Attributes read by the observers (:class:`~epo_isaac.observer.ProgressObserver`, ``VideoObserver``):
+    Attributes read by the observers (:class:`~epo_isaac.host.observer.ProgressObserver`, ``VideoObserver``):
     ``frame``, ``curr_frames``, ``max_epochs`` (= max_iterations), ``max_frames``, ``epoch_summary``,
     ``game_rewards`` (the last iteration's member returns), ``writer`` and :meth:`video_policy`.
     """

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from rl_games.common.algo_observer import AlgoObserver
 
-from epo_isaac.config import checks_within
-from epo_isaac.stats import EpochStats
+from epo_isaac.host.config import checks_within
+from epo_isaac.host.stats import EpochStats
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:

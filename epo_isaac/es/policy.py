@@ -4,8 +4,8 @@ observation normaliser fed by the population's rollouts.
 Source: Salimans et al. (2017), arXiv:1703.03864, §2.3 ("virtual batch" / observation normalisation, MuJoCo
 setup: a feed-forward policy with two hidden layers, observations normalised by running statistics, clipped to
 ±5). The flat parameter vector θ ``[D]`` is ``ESPolicy.parameters()`` in order (weight then bias, layer by layer),
-so :class:`~epo_isaac.es.OpenAIES` optimises it and :func:`population_forward` reads P candidates ``[P, D]`` as
-P networks at once.
+so :class:`~epo_isaac.es.optimizer.OpenAIES` optimises it and :func:`population_forward` reads P candidates
+``[P, D]`` as P networks at once.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure functions: :func:`plan_generation` reads the latents and per-agent fitness and returns a
 :class:`Generation` (which rows to overwrite, with what). It never writes anything; the agent applies the
-plan with :func:`epo_isaac.population.apply_generation`. All randomness comes from the ``torch.Generator``
+plan with :func:`epo_isaac.epo.population.apply_generation`. All randomness comes from the ``torch.Generator``
 passed in, so a plan is reproducible from the generator's state.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from epo_isaac.gate import GATES, GateResult, check_gate
+from epo_isaac.epo.gate import GATES, GateResult, check_gate
 
 GA_MODES: tuple[str, ...] = ("paper", "official")
 FITNESS: tuple[str, ...] = ("return", "true_objective")
@@ -32,7 +32,7 @@ class GeneticConfig:
         mode: ``"paper"`` (spec §4: gate, protected master, elites, fitness-proportional crossover,
             mutation) or ``"official"`` (spec §6 ablation: top-2 average into the single worst agent,
             master included, no gate, no mutation).
-        gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.gate`; paper mode only).
+        gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.epo.gate`; paper mode only).
         gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
         gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
         gate_latch: True (default) answers "are the differences meaningful *yet*?" once: after the gate has
@@ -84,7 +84,7 @@ class GeneticConfig:
 
 @dataclass
 class Generation:
-    """The plan of one genetic step (what :func:`epo_isaac.population.apply_generation` writes).
+    """The plan of one genetic step (what :func:`epo_isaac.epo.population.apply_generation` writes).
 
     Attributes:
         status: :data:`RAN`, :data:`GATE_CLOSED`, :data:`MISSING_FITNESS` (a block has no finished episode) or
@@ -93,7 +93,7 @@ class Generation:
         replaced: ``[R]`` long, agent indices whose latent is overwritten (R = 0 when skipped).
         parents: ``[R, 2]`` long, (parent a, parent b) of each child; σ and optimizer moments come from a.
         children: ``[R, D]`` new latent rows, same dtype/device as the latents.
-        gate_statistic: what the gate compared (:class:`epo_isaac.gate.GateResult`); NaN if not reached.
+        gate_statistic: what the gate compared (:class:`epo_isaac.epo.gate.GateResult`); NaN if not reached.
         gate_open: the gate's decision; None if not reached.
     """
 
@@ -148,7 +148,7 @@ def plan_generation(
     Paper mode (``cfg.mode == "paper"``), followers = agents 1..M−1, the master (0) never takes part:
 
     1. skip unless every follower has a finite fitness (NaN = no finished episode yet);
-    2. gate on the followers (:func:`epo_isaac.gate.check_gate`, ``cfg.gate``); skip if closed, unless
+    2. gate on the followers (:func:`epo_isaac.epo.gate.check_gate`, ``cfg.gate``); skip if closed, unless
        ``cfg.gate_latch`` and the gate has opened before (``gate_latched``);
     3. rank followers by fitness (ties: lower index ranks higher); the top ``cfg.num_elites(M−1)`` are elites;
     4. replace the worst R = ``cfg.num_replaced(M−1)`` followers (never an elite);

@@ -14,13 +14,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from epo_isaac.cli.run_config import schema_error
+from epo_isaac.epo.gate import GATES
+from epo_isaac.epo.genetic import FITNESS, GA_MODES
+from epo_isaac.epo.genetic import GeneticConfig as GeneticSettings
+from epo_isaac.epo.networks import LOG_STD_MODES
 from epo_isaac.errors import UserError
-from epo_isaac.es_config import ESTrainConfig, check_es, es_params
-from epo_isaac.gate import GATES
-from epo_isaac.genetic import FITNESS, GA_MODES
-from epo_isaac.genetic import GeneticConfig as GeneticSettings
-from epo_isaac.networks import LOG_STD_MODES
-from epo_isaac.run_config import schema_error
+from epo_isaac.es.config import ESTrainConfig, check_es, es_params
 
 ALGOS = ("epo", "sapg", "ppo", "es")
 
@@ -214,7 +214,7 @@ def parse_train_config(cfg: DictConfig | dict[str, Any]) -> TrainConfig:
 
 
 def genetic_config(tc: TrainConfig) -> GeneticSettings:
-    """The settings :func:`epo_isaac.genetic.plan_generation` takes, from ``train.ga``.
+    """The settings :func:`epo_isaac.epo.genetic.plan_generation` takes, from ``train.ga``.
 
     Raises:
         ValueError: an out-of-range threshold or fraction (the message names the key).
@@ -350,7 +350,7 @@ def rl_games_params(
         "env_name": env_name,
         "device": device,
         "device_name": device,
-        "multi_gpu": False,  # rl_games' own init would create an NCCL group: epo_isaac.multirank joins ranks
+        "multi_gpu": False,  # rl_games' own init would create an NCCL group: epo_isaac.host.multirank joins ranks
         "ranks": world_size,
         "ppo": True,
         "mixed_precision": p.mixed_precision,
@@ -400,7 +400,7 @@ def rl_games_params(
             "value_target": p.value_target,
             "nstep": p.nstep,
         }
-    algo_name = "a2c_continuous" if is_ppo else "epo"
+    algo_name = "ppo" if is_ppo else "epo"
     return {"params": {
         "seed": seed,
         "torch_threads": torch_threads,

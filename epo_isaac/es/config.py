@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from epo_isaac.errors import UserError
-from epo_isaac.es import ESConfig
-from epo_isaac.es_policy import ACTIVATIONS
+from epo_isaac.es.optimizer import ESConfig
+from epo_isaac.es.policy import ACTIVATIONS
 
 
 @dataclass
@@ -66,7 +66,7 @@ class ESTrainConfig:
 
 
 def es_optimizer_config(es: ESTrainConfig) -> ESConfig:
-    """The :class:`~epo_isaac.es.ESConfig` of ``train.es``.
+    """The :class:`~epo_isaac.es.optimizer.ESConfig` of ``train.es``.
 
     Raises:
         UserError: an out-of-range value, naming its ``train.es.`` key.

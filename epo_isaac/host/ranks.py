@@ -5,7 +5,7 @@ collective is the identity. ES (Salimans et al. 2017, §2.1) exchanges only the 
 from the shared seed); EPO/SAPG/PPO run rl_games' multi-GPU path (gradients all-reduced every minibatch, rank 0's
 model broadcast at the start, the stop decision broadcast) on a process group we create, plus what rl_games
 leaves out: the normalisers' statistics pooled every epoch and, for EPO, the fitness of every rank's episodes
-(:mod:`epo_isaac.multirank`).
+(:mod:`epo_isaac.host.multirank`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from epo_isaac.es_policy import moments
+from epo_isaac.es.policy import moments
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Episodes:
         successes: ``[N, k]`` the task's ``successes`` at episode end (zeros when the task has none).
         steps: control steps taken (each steps all N envs: ``steps·N`` env steps).
         obs_moments: ``[3, O]`` (count, Σx, Σx²) of the observations the policy acted on while its episodes ran
-            (:func:`epo_isaac.es_policy.moments`), or None when not asked for.
+            (:func:`epo_isaac.es.policy.moments`), or None when not asked for.
     """
 
     returns: Tensor

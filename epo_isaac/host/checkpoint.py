@@ -1,13 +1,13 @@
 """Checkpoint files: atomic writes, stale temp-file cleanup, one checked reader and compatibility checks (the
-agent state an exact resume needs is in :mod:`epo_isaac.resume`).
+agent state an exact resume needs is in :mod:`epo_isaac.host.resume`).
 
 Every problem with a checkpoint the user passed raises :class:`~epo_isaac.errors.CheckpointError` with a one-line
 message naming the problem and what to pass instead (``train.py`` prints it without a traceback).
 
 Layout of a checkpoint written by our agents (rl_games' keys plus ours):
   ``model``, ``optimizer``, ``epoch``, ``frame``, ``last_mean_rewards``, ``env_state`` (rl_games);
-  ``meta`` (:meth:`epo_isaac.resume.ResumableAgentMixin.checkpoint_meta`: algo, task, layout); ``resume``
-  (:func:`epo_isaac.resume.resume_state`);
+  ``meta`` (:meth:`epo_isaac.host.resume.ResumableAgentMixin.checkpoint_meta`: algo, task, layout); ``resume``
+  (:func:`epo_isaac.host.resume.resume_state`);
   ``epo`` (EPO/SAPG only: GA and fitness state, see ``EPOAgent.get_full_state_weights``).
 Older checkpoints (``meta`` under ``epo``, or none for PPO; no ``resume``) still load.
 """

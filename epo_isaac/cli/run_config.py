@@ -1,6 +1,6 @@
 """Checks of the top-level run config (``cfg/config.yaml``) and one-line messages for schema errors.
 
-``train.*`` has its own schema (:mod:`epo_isaac.config`); ``task.*`` settings are checked by the task itself
+``train.*`` has its own schema (:mod:`epo_isaac.host.config`); ``task.*`` settings are checked by the task itself
 (``tasks.make``); ``sim.*`` is a Hydra group. Everything here runs before ``train.py`` writes anything.
 """
 

@@ -17,20 +17,20 @@ import torch
 from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
-from epo_isaac import losses
-from epo_isaac.checkpoint import population_meta
-from epo_isaac.genetic import GeneticConfig, latent_diversity, plan_generation
-from epo_isaac.multirank import RanksMixin
-from epo_isaac.population import FitnessTracker, agent_ids, apply_generation, block_size
-from epo_isaac.resume import ResumableAgentMixin
-from epo_isaac.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
-from epo_isaac.stats import EpochStats
-from epo_isaac.threads import PhaseThreadsMixin
+from epo_isaac.epo import losses
+from epo_isaac.epo.genetic import GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.epo.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.host.checkpoint import population_meta
+from epo_isaac.host.multirank import RanksMixin
+from epo_isaac.host.resume import ResumableAgentMixin
+from epo_isaac.host.stats import EpochStats
+from epo_isaac.host.threads import PhaseThreadsMixin
 
 
 class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py). Under
-    ``torchrun`` every rank runs the full block layout on its own envs (:mod:`epo_isaac.multirank`)."""
+    ``torchrun`` every rank runs the full block layout on its own envs (:mod:`epo_isaac.host.multirank`)."""
 
     reports_population_stats = True  # per-agent stats in epoch_summary; ProgressObserver must not add its own
 
@@ -336,7 +336,7 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     # ---------------------------------------------------------------- epoch
     def train_epoch(self):
         """One EPO epoch; returns what rl_games' ``train`` loop expects."""
-        with self.update_phase():  # torch threads by phase (epo_isaac.threads)
+        with self.update_phase():  # torch threads by phase (epo_isaac.host.threads)
             return self._train_epoch()
 
     def _train_epoch(self):

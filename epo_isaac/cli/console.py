@@ -12,8 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from epo_isaac.cli.run_config import closest
 from epo_isaac.errors import UserError
-from epo_isaac.run_config import closest
 
 
 def check_overrides(argv: list[str], cfg_dir: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from epo_isaac.genetic import Generation
+from epo_isaac.epo.genetic import Generation
 
 _ADAM_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
@@ -178,7 +178,7 @@ def apply_generation(
         latents: ``[M, D]`` latent table φ.
         log_std: ``[M, A]`` per-agent log-std rows (table or offsets), or None.
         optimizer: the optimizer that owns them (parameters without state yet are skipped).
-        generation: a plan from :func:`epo_isaac.genetic.plan_generation`.
+        generation: a plan from :func:`epo_isaac.epo.genetic.plan_generation`.
 
     Raises:
         ValueError: if the plan does not fit the tables' shapes.

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from epo_isaac.checkpoint import atomic_save, check_checkpoint, read_checkpoint, run_meta
+from epo_isaac.host.checkpoint import atomic_save, check_checkpoint, read_checkpoint, run_meta
 
 METERS = ("game_rewards", "game_shaped_rewards", "game_lengths")
 
