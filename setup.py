@@ -18,6 +18,7 @@ setup(
         "torch>=2.1",
         "hydra-core>=1.3",
         "omegaconf>=2.3",
+        "pydantic>=2.6",
         "wandb>=0.17",
         "tensorboard>=2.14",
         "gymnasium[mujoco,box2d]>=1.0",
