@@ -110,8 +110,8 @@ class Checked:
 
 def check_config(cfg: DictConfig) -> Checked:
     """Every check of ``cfg`` that needs no run folder, in one place: the top-level and ``train.*`` settings
-    (pydantic, :func:`~epo_isaac.cli.run_config.parse_run_config`), the task and simulator settings
-    (``tasks.check_settings``), the ranks and device, the env layout and GA schedule
+    (pydantic, :func:`~epo_isaac.cli.run_config.parse_run_config`), the ranks and device, the task and simulator
+    settings (``tasks.check_settings``), the env layout and GA schedule
     (:func:`~epo_isaac.host.config.check_layout`) and the checkpoint path. ``train.py`` runs it before Hydra
     makes the run folder, and :func:`run` again first.
 
@@ -123,10 +123,10 @@ def check_config(cfg: DictConfig) -> Checked:
     from epo_isaac.host.config import check_layout
 
     rc = parse_run_config(cfg)
-    settings = {k: v for k, v in rc.task.items() if k not in ("name", "num_envs")}
-    tasks.check_settings(rc.task.get("name"), num_envs=rc.task.get("num_envs"), sim=rc.sim, **settings)
     rank, local_rank, world_size = launch_ranks(rc.multi_gpu)
     device = resolve_device(rc.device, local_rank if world_size > 1 else None)
+    settings = {k: v for k, v in rc.task.items() if k not in ("name", "num_envs")}
+    tasks.check_settings(rc.task.get("name"), num_envs=rc.task.get("num_envs"), sim=rc.sim, **settings)
     check_layout(int(rc.task["num_envs"]), rc.train, world_size)
     checkpoint = rc.checkpoint or None
     if checkpoint:

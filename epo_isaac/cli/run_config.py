@@ -99,10 +99,9 @@ class RunConfig(BaseModel):
         if epochs is None or not isinstance(data.get("train"), Mapping):
             return data  # a bad max_epochs is reported on its own key (validated before train)
         train = dict(data["train"])
+        train["ppo"] = {**dict(train.get("ppo") or {}), "max_epochs": epochs}
         if train.get("algo") == "es":
             train["es"] = {**dict(train.get("es") or {}), "max_iterations": epochs}
-        else:
-            train["ppo"] = {**dict(train.get("ppo") or {}), "max_epochs": epochs}
         return {**data, "train": train}
 
 
