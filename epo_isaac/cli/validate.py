@@ -34,7 +34,8 @@ its description (the configuration reference), no inf/NaN, immutable, ``experime
 
 _KINDS = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
           "list": "a list", "dict": "a group of settings", "model": "a group of settings",
-          "finite_number": "a finite number", "int_from_float": "an integer"}
+          "model_attributes": "a group of settings", "finite_number": "a finite number", "int_from_float": "an integer"}
+"""What a value of the wrong type should have been, by pydantic error type (``int_parsing`` → ``int``)."""
 
 
 def closest(key: str, candidates: list[str] | Mapping[str, Any]) -> str:
@@ -82,12 +83,14 @@ def describe(err: ValidationError, model: type[BaseModel], prefix: str = "") -> 
         return f"{key}={show(first['input'])}: {message}"
     annotation = annotation_at(model, loc)
     bounds = interval(constraints(annotation))
+    wrong_type = kind if kind in _KINDS else kind.rsplit("_", 1)[0] if kind.endswith(("_type", "_parsing")) else ""
     if kind == "literal_error":
         what = f"expected {ctx.get('expected')}"
-    elif bounds and (any(name in ctx for name in ("gt", "ge", "lt", "le")) or kind.split("_")[0] in _KINDS):
+    elif bounds and (any(name in ctx for name in ("gt", "ge", "lt", "le"))
+                     or wrong_type in ("int", "float", "int_from_float")):
         what = f"expected {_number(annotation)} {bounds}"
-    elif kind.split("_")[0] in _KINDS or kind in _KINDS:
-        what = f"expected {_KINDS.get(kind, _KINDS.get(kind.split('_')[0]))}"
+    elif wrong_type in _KINDS:
+        what = f"expected {_KINDS[wrong_type]}"
     else:
         what = first["msg"][0].lower() + first["msg"][1:]
     return f"{key}={show(first['input'])}: {what}"
