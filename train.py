@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from epo_isaac.cli.console import check_overrides, console_and_log, remove_unstarted_run_dir
-from epo_isaac.cli.run_config import check_device, check_run_config
+from epo_isaac.cli.run_config import RunConfig, parse_run_config, register_defaults
 from epo_isaac.errors import UserError
-from epo_isaac.host.config import register_schema
 
 ENV_NAME = "epo_task"
-register_schema()
+register_defaults()
 # hydra.run.dir is runs/<experiment, or task_algo>/<date>; resolved by Hydra before main() runs.
 OmegaConf.register_new_resolver("run_name", lambda experiment, task, algo: experiment or f"{task}_{algo}",
                                 replace=True)
@@ -43,9 +43,9 @@ def resolve_device(device: str, local_rank: int | None = None) -> str:
     a CUDA device is ``cuda:<local_rank>``, one GPU per rank.
 
     Raises:
-        UserError: an unknown device, a CUDA device on a machine without one, or more ranks than GPUs.
+        UserError: a CUDA device on a machine without one, or more ranks than GPUs (``device`` itself was
+            validated by :class:`~epo_isaac.cli.run_config.RunConfig`).
     """
-    check_device(device)
     if device == "auto":
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -76,7 +76,7 @@ def run_dir_of(cfg: DictConfig) -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
+def init_wandb(cfg: RunConfig, run_dir: Path, name: str) -> Any:
     """wandb run mirroring TensorBoard; offline when no API key is configured."""
     import wandb
 
@@ -90,14 +90,58 @@ def init_wandb(cfg: DictConfig, run_dir: Path, name: str) -> Any:
     return wandb.init(
         project=cfg.wandb_project, entity=cfg.wandb_entity, group=cfg.wandb_group, name=name,
         mode=mode, dir=str(run_dir), sync_tensorboard=True,
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=cfg.model_dump(),
     )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check_config` found: the validated settings and where this process runs."""
+
+    config: RunConfig
+    device: str
+    rank: int
+    world_size: int
+    sim: dict[str, Any]
+    settings: dict[str, Any]
+    """The task's own settings (``task.*`` less ``name``/``num_envs``)."""
+    checkpoint: str | None
+
+
+def check_config(cfg: DictConfig) -> Checked:
+    """Every check of ``cfg`` that needs no run folder, in one place: the top-level and ``train.*`` settings
+    (pydantic, :func:`~epo_isaac.cli.run_config.parse_run_config`), the ranks and device, the task and simulator
+    settings (``tasks.check_settings``), the env layout and GA schedule
+    (:func:`~epo_isaac.host.config.check_layout`) and the checkpoint path. ``train.py`` runs it before Hydra
+    makes the run folder, and :func:`run` again first.
+
+    Raises:
+        UserError (and ``tasks.TaskConfigError``): the first problem, as one line.
+    """
+    import tasks
+    from epo_isaac.host.checkpoint import check_checkpoint_path
+    from epo_isaac.host.config import check_layout
+
+    rc = parse_run_config(cfg)
+    rank, local_rank, world_size = launch_ranks(rc.multi_gpu)
+    device = resolve_device(rc.device, local_rank if world_size > 1 else None)
+    settings = {k: v for k, v in rc.task.items() if k not in ("name", "num_envs")}
+    tasks.check_settings(rc.task.get("name"), num_envs=rc.task.get("num_envs"), sim=rc.sim, **settings)
+    check_layout(int(rc.task["num_envs"]), rc.train, world_size)
+    checkpoint = rc.checkpoint or None
+    if checkpoint:
+        check_checkpoint_path(checkpoint)
+    if rc.test and not checkpoint:
+        raise UserError("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
+    if rc.test and world_size > 1:
+        raise UserError("test=true plays on one process: drop multi_gpu=true and torchrun")
+    return Checked(rc, device, rank, world_size, rc.sim, settings, checkpoint)
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Check the whole config, build the task, register it and our agent with rl_games, train or play.
 
-    Nothing is written before every check has passed. rl_games' own console output goes to
+    Nothing is written before every check (:func:`check_config`) has passed. rl_games' own console output goes to
     ``<run_dir>/train.log``; our lines go to the console and the log. Returns a summary.
 
     Raises:
@@ -106,67 +150,55 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from rl_games.torch_runner import Runner
 
     import tasks
-    from epo_isaac.host.checkpoint import check_checkpoint_path, remove_stale_temp_files
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.checkpoint import remove_stale_temp_files
     from epo_isaac.host.observer import ObserverGroup, ProgressObserver
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
     from epo_isaac.host.video import VideoObserver
     from tasks.render import record_video
 
-    check_run_config(cfg)
-    if cfg.max_epochs is not None:
-        cfg.train.ppo.max_epochs = int(cfg.max_epochs)
-        if cfg.train.get("algo") == "es":
-            cfg.train.es.max_iterations = int(cfg.max_epochs)
-    tc = parse_train_config(cfg.train)
-    rank, local_rank, world_size = launch_ranks(bool(cfg.multi_gpu))
-    device = resolve_device(cfg.device, local_rank if world_size > 1 else None)
-    threads = int(cfg.torch_threads) or max(1, (os.cpu_count() or 1) // world_size)
+    checked = check_config(cfg)
+    rc, tc, device, world_size = checked.config, checked.config.train, checked.device, checked.world_size
+    sim, settings, checkpoint = checked.sim, checked.settings, checked.checkpoint
+    task_name, num_envs = str(rc.task["name"]), int(rc.task["num_envs"])
+    threads = rc.torch_threads or max(1, (os.cpu_count() or 1) // world_size)
     torch.set_num_threads(threads)
     run_dir = run_dir_of(cfg).resolve()
-    name = cfg.experiment or f"{cfg.task.name}_{tc.algo}"
-    params = rl_games_params(  # checks the layout and the GA schedule before anything is written
-        tc, name=cfg.task.name, num_envs=int(cfg.task.num_envs), env_name=ENV_NAME, seed=int(cfg.seed),
+    name = rc.experiment or f"{task_name}_{tc.algo}"
+    params = rl_games_params(
+        tc, name=task_name, num_envs=num_envs, env_name=ENV_NAME, seed=rc.seed,
         device=device, train_dir=str(run_dir.parent), experiment=run_dir.name, torch_threads=threads,
         world_size=world_size,
     )
-    params["params"]["config"]["max_seconds"] = float(cfg.max_seconds)  # read by ES; the observer ends others
-    params["params"]["config"]["update_threads"] = int(cfg.update_threads)  # epo_isaac.host.threads
-    settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
-                if k not in ("name", "num_envs")}
-    sim = OmegaConf.to_container(cfg.sim, resolve=True)
-    tasks.check_settings(cfg.task.name, sim=sim, **settings)
-    checkpoint = str(cfg.checkpoint) if cfg.checkpoint else None
+    params["params"]["config"]["max_seconds"] = rc.max_seconds  # read by ES; the observer ends others
+    params["params"]["config"]["update_threads"] = rc.update_threads  # epo_isaac.host.threads
     if checkpoint:
-        remove_stale_temp_files(check_checkpoint_path(checkpoint).parent)
-    if cfg.test and not checkpoint:
-        raise UserError("test=true needs checkpoint=<path to a .pth from runs/*/nn/>")
+        remove_stale_temp_files(Path(checkpoint).parent)
 
     def make_viewer() -> Any:
-        return tasks.make_viewer(cfg.task.name, seed=int(cfg.seed), **settings)
+        return tasks.make_viewer(task_name, seed=rc.seed, **settings)
 
-    if cfg.test and world_size > 1:
-        raise UserError("test=true plays on one process: drop multi_gpu=true and torchrun")
-    if rank > 0:  # rank 0 writes the run folder, the log, TensorBoard and checkpoints
+    if checked.rank > 0:  # rank 0 writes the run folder, the log, TensorBoard and checkpoints
         with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115 (closed with the process)
-            return train_rank(cfg, params, tc, device, sim, settings, checkpoint, rank)
+            return train_rank(rc, params, device, checkpoint, checked.rank, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config_resolved.yaml", resolve=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved["train"] = tc.model_dump()  # as validated: max_epochs= applied
+    OmegaConf.save(OmegaConf.create(resolved), run_dir / "config_resolved.yaml")
     with console_and_log(run_dir / "train.log") as say:
-        if cfg.test:
-            return play(cfg, params, checkpoint, make_viewer, run_dir, say)
+        if rc.test:
+            return play(rc, params, checkpoint, make_viewer, run_dir, say)
         close_task = register_task(ENV_NAME, lambda: tasks.make(
-            cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed), device=device, sim=sim,
-            **settings))
-        wandb_run = init_wandb(cfg, run_dir, name) if cfg.wandb_activate else None
-        observer = ProgressObserver(say=say, max_seconds=0.0 if tc.algo == "es" else float(cfg.max_seconds))
-        videos = VideoObserver(make_viewer, record_video, tc.video_interval, int(cfg.video_steps),
+            task_name, num_envs=num_envs, seed=rc.seed, device=device, sim=sim, **settings))
+        wandb_run = init_wandb(rc, run_dir, name) if rc.wandb_activate else None
+        observer = ProgressObserver(say=say, max_seconds=0.0 if tc.algo == "es" else rc.max_seconds)
+        videos = VideoObserver(make_viewer, record_video, tc.video_interval, rc.video_steps,
                                run_dir / "videos", wandb_run, say=say)
-        say(f"[epo_isaac] {name}: task={cfg.task.name} num_envs={cfg.task.num_envs} algo={tc.algo} "
+        say(f"[epo_isaac] {name}: task={task_name} num_envs={num_envs} algo={tc.algo} "
             f"device={device} run_dir={run_dir}")
         start = time.perf_counter()
         try:
-            train_runner(Runner(ObserverGroup(observer, videos)), params, int(cfg.seed), checkpoint)
+            train_runner(Runner(ObserverGroup(observer, videos)), params, rc.seed, checkpoint)
         finally:
             close_task()
             if wandb_run is not None:
@@ -201,10 +233,10 @@ def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
     return launched_ranks()
 
 
-def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, sim: dict[str, Any],
-               settings: dict[str, Any], checkpoint: str | None, rank: int) -> dict[str, Any]:
+def train_rank(rc: RunConfig, params: dict[str, Any], device: str, checkpoint: str | None, rank: int,
+               run_dir: Path) -> dict[str, Any]:
     """Rank ``rank`` > 0 of a ``torchrun`` launch: the same run as rank 0 on its own envs (task seed
-    ``seed + rank``), writing nothing; its own Hydra folder is removed when it holds no log."""
+    ``seed + rank``), writing nothing; its own Hydra folder ``run_dir`` is removed when it holds no log."""
     import tempfile
 
     from rl_games.torch_runner import Runner
@@ -212,17 +244,17 @@ def train_rank(cfg: DictConfig, params: dict[str, Any], tc: Any, device: str, si
     import tasks
     from epo_isaac.host.vecenv import register_task
 
+    settings = {k: v for k, v in rc.task.items() if k not in ("name", "num_envs")}
     close_task = register_task(ENV_NAME, lambda: tasks.make(
-        cfg.task.name, num_envs=int(cfg.task.num_envs), seed=int(cfg.seed) + rank, device=device, sim=sim,
+        rc.task["name"], num_envs=int(rc.task["num_envs"]), seed=rc.seed + rank, device=device, sim=rc.sim,
         **settings))
     scratch = tempfile.TemporaryDirectory(prefix=f"epo_isaac_rank{rank}_")  # what rl_games creates on every rank
     params["params"]["config"]["train_dir"] = scratch.name
     try:
-        train_runner(Runner(_QuietObserver()), params, int(cfg.seed), checkpoint)
+        train_runner(Runner(_QuietObserver()), params, rc.seed, checkpoint)
     finally:
         close_task()
         scratch.cleanup()
-        run_dir = run_dir_of(cfg).resolve()
         if not (run_dir / "train.log").exists():
             remove_unstarted_run_dir(run_dir)
     return {"rank": rank}
@@ -253,7 +285,7 @@ def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, vi
     return "; ".join(parts)
 
 
-def play(cfg: DictConfig, params: dict[str, Any], checkpoint: str, make_viewer: Any, run_dir: Path,
+def play(cfg: RunConfig, params: dict[str, Any], checkpoint: str, make_viewer: Any, run_dir: Path,
          say: Any = print) -> dict[str, Any]:
     """``test=true``: restore ``checkpoint`` in the rl_games player, film agent ``cfg.agent`` (0 = master)
     acting deterministically on one env for ``cfg.video_steps`` control steps into
@@ -297,7 +329,7 @@ def check_group_choices(argv: list[str], cfg_dir: Path = Path(__file__).parent /
         UserError / tasks.TaskConfigError: a choice with no ``cfg/<group>/<choice>.yaml``, with the closest
             valid one (for ``task=``, the task registry's message, which also points Gymnasium ids to task=Gym).
     """
-    from epo_isaac.cli.run_config import closest
+    from epo_isaac.cli.validate import closest
 
     for arg in argv:
         group, eq, value = arg.lstrip("+~").partition("=")
@@ -321,11 +353,16 @@ def user_errors() -> tuple[type[Exception], ...]:
     return UserError, TaskConfigError
 
 
+def wants_traceback(cfg: DictConfig | None) -> bool:
+    """``debug=true`` or ``HYDRA_FULL_ERROR=1``: bad input shows its traceback instead of one line."""
+    return (cfg is not None and cfg.get("debug") is True) or os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
 @hydra.main(version_base="1.3", config_path="cfg", config_name="config")
 def main(cfg: DictConfig) -> None:
     """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind."""
     run_dir = run_dir_of(cfg).resolve()
-    debug = bool(cfg.get("debug")) or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    debug = wants_traceback(cfg)
     try:
         run(cfg)
     except user_errors() as err:
@@ -342,10 +379,15 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    composed = None
     try:
         check_group_choices(sys.argv[1:])
-        check_overrides(sys.argv[1:], Path(__file__).parent / "cfg")
+        composed = check_overrides(sys.argv[1:], Path(__file__).parent / "cfg")
+        if composed is not None:  # not a sweep: every setting is checked before Hydra makes the run folder
+            check_config(composed)
     except user_errors() as err:
+        if wants_traceback(composed):
+            raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     main()

@@ -50,7 +50,8 @@ def worker(task_name: str, rounds: int) -> dict[str, float]:
     import epo_isaac
     import tasks
     from bench.common import compose_cfg
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
 
     torch.set_num_threads(1)

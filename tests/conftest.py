@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from epo_isaac.host.config import register_schema
+from epo_isaac.cli.run_config import register_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG_DIR = str(ROOT / "cfg")
@@ -17,7 +17,7 @@ CFG_DIR = str(ROOT / "cfg")
 
 def compose_cfg(overrides: list[str]) -> DictConfig:
     """``cfg/config.yaml`` composed exactly as ``train.py`` would, with ``overrides``."""
-    register_schema()
+    register_defaults()
     with initialize_config_dir(config_dir=CFG_DIR, version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 

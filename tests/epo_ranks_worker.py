@@ -30,7 +30,8 @@ def agent_state(overrides: list[str], tmp: Path, ranks: int) -> dict:
 
     import epo_isaac
     import tasks
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
 
     cfg = compose_cfg(overrides)

@@ -52,7 +52,8 @@ def main() -> None:
 
     import epo_isaac
     import tasks
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
 
     cfg = compose_cfg(FAST)

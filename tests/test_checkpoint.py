@@ -285,7 +285,8 @@ def test_resume_restores_lr_and_meters_on_a_task_that_keeps_no_episodes(files: d
 
     import epo_isaac
     import tasks
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
 
     saved = torch.load(files["epo"], weights_only=False)

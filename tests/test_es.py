@@ -7,6 +7,8 @@ import io
 import pytest
 import torch
 
+from epo_isaac.cli.validate import validate
+from epo_isaac.errors import UserError
 from epo_isaac.es.optimizer import (
     ESConfig,
     OpenAIES,
@@ -229,8 +231,10 @@ def test_load_state_dict_rejects_mismatches() -> None:
     ],
 )
 def test_bad_config_names_the_field(kwargs: dict, field: str) -> None:
-    with pytest.raises(ValueError, match=rf"ESConfig\.{field}") as info:
+    with pytest.raises(ValueError, match=field):
         ESConfig(**kwargs)
+    with pytest.raises(UserError, match=rf"^train\.es\.{field}=") as info:
+        validate(ESConfig, kwargs, prefix="train.es.")
     assert "\n" not in str(info.value)
 
 

@@ -128,9 +128,10 @@ def test_nan_member_is_named_and_left_out(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("train.es.population_size=5", r"population_size must be even when antithetic=True \(e.g. 6\)"),
+    ("train.es.population_size=5", r"^train\.es\.population_size=5: expected an even number with antithetic=true "
+                                   r"\(e\.g\. 6\)$"),
     ("train.es.population_size=6", r"population_size=6 does not divide task.num_envs=8"),
-    ("train.es.sigma=0", r"train.es.sigma must be a finite number in \(0, inf\]"),
+    ("train.es.sigma=0", r"^train\.es\.sigma=0: expected a number > 0$"),
     ("train.es.episodes_per_member=3", r"episodes_per_member=3 is not a multiple of the block size 2"),
     ("train.es.max_iterations=0", "no stopping rule"),
 ])

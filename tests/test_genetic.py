@@ -33,11 +33,11 @@ def _setup(num_agents: int = 9, dim: int = 4, seed: int = 0) -> tuple[torch.Tens
 
 
 def test_config_validation() -> None:
-    with pytest.raises(ValueError, match="paper, official"):
+    with pytest.raises(ValueError, match="'paper' or 'official'"):
         GeneticConfig(mode="pbt")
     with pytest.raises(ValueError, match="elite_frac"):
         GeneticConfig(elite_frac=0.0)
-    with pytest.raises(ValueError, match="kruskal, ratio, off"):
+    with pytest.raises(ValueError, match="'kruskal', 'ratio' or 'off'"):
         GeneticConfig(gate="tukey")
     with pytest.raises(ValueError, match="gate_pvalue"):
         GeneticConfig(gate_pvalue=1.0)

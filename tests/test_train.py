@@ -62,7 +62,8 @@ def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_pat
     from rl_games.torch_runner import Runner
 
     import epo_isaac
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
 
     cfg = compose_cfg(FAST + ["train.population.size=4", "+task.max_episode_steps=16"])
     params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
@@ -154,7 +155,8 @@ def _agent(tmp_path: Path, overrides: list[str]):
     from rl_games.torch_runner import Runner
 
     import epo_isaac
-    from epo_isaac.host.config import parse_train_config, rl_games_params
+    from epo_isaac.host.config import parse_train_config
+    from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
 
     cfg = compose_cfg(FAST + overrides)

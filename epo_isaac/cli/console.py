@@ -12,14 +12,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from epo_isaac.cli.run_config import closest
+from epo_isaac.cli.validate import closest
 from epo_isaac.errors import UserError
 
 
-def check_overrides(argv: list[str], cfg_dir: Path) -> None:
+def check_overrides(argv: list[str], cfg_dir: Path) -> DictConfig | None:
     """Compose the config with the command line's overrides once before Hydra does, to turn its multi-line
     composition errors into one line (a misspelled key gets the closest valid one). Sweeps (``-m``) are left
-    to Hydra.
+    to Hydra. Returns the composed config (None for a sweep), for the settings' own checks.
 
     Raises:
         UserError: the overrides do not compose.
@@ -28,13 +28,12 @@ def check_overrides(argv: list[str], cfg_dir: Path) -> None:
     from hydra.errors import HydraException
 
     if any(a in ("-m", "--multirun") for a in argv):
-        return
+        return None
     overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra."))]
     choices = [a for a in overrides if a.lstrip("+~").partition("=")[0] in ("task", "train", "sim", "preset")]
     with initialize_config_dir(config_dir=str(cfg_dir.resolve()), version_base="1.3"):
         try:
-            compose(config_name="config", overrides=overrides)
-            return
+            return compose(config_name="config", overrides=overrides)
         except HydraException as err:
             text = str(err)
             base = compose(config_name="config", overrides=choices)

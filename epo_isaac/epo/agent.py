@@ -18,10 +18,11 @@ from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac.epo import losses
-from epo_isaac.epo.genetic import GeneticConfig, latent_diversity, plan_generation
+from epo_isaac.epo.genetic import latent_diversity, plan_generation
 from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
 from epo_isaac.epo.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
+from epo_isaac.host.config import TrainConfig
 from epo_isaac.host.multirank import RanksMixin
 from epo_isaac.host.resume import ResumableAgentMixin
 from epo_isaac.host.stats import EpochStats
@@ -29,30 +30,29 @@ from epo_isaac.host.threads import PhaseThreadsMixin
 
 
 class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
-    """Registered as rl_games algo ``epo``. Extra config under ``config["epo"]`` (see config.py). Under
+    """Registered as rl_games algo ``epo``. Its settings: ``config["epo"]``, the run's
+    :class:`~epo_isaac.host.config.TrainConfig` (:func:`~epo_isaac.host.params.rl_games_params`). Under
     ``torchrun`` every rank runs the full block layout on its own envs (:mod:`epo_isaac.host.multirank`)."""
 
     reports_population_stats = True  # per-agent stats in epoch_summary; ProgressObserver must not add its own
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
         super().__init__(base_name, params)
-        cfg = self.config["epo"]
-        self.algo = cfg["algo"]
-        self.num_population = int(cfg["population"]["size"])
+        tc = TrainConfig.model_validate(self.config["epo"])  # train.*, GA schedule resolved (host.params)
+        self.algo = tc.algo
+        self.num_population = tc.population.size
         self.block = block_size(self.num_actors, self.num_population)
         self.net = self.model.a2c_network
         self.agent_of_env = agent_ids(self.num_actors, self.num_population, self.ppo_device)
-        self.entropy_coefs = losses.entropy_coefs(self.num_population, cfg["entropy_scale"]).to(self.ppo_device)
-        self.off_cfg = cfg["off_policy"]
-        ga = dict(cfg["ga"])
-        self.ga_enabled = bool(ga.pop("enabled")) and self.algo == "epo"
-        self.ga_interval = int(ga.pop("interval_frames"))
-        self.ga_warmup = int(ga.pop("warmup_frames"))
-        self.fitness_kind = ga.pop("fitness")
-        del ga["num_checks"]  # used by config.ga_schedule only
-        self.genetic = GeneticConfig(**ga)
-        self.value_target = cfg["value_target"]
-        self.nstep = int(cfg["nstep"])
+        self.entropy_coefs = losses.entropy_coefs(self.num_population, tc.ppo.entropy_scale).to(self.ppo_device)
+        self.off_cfg = tc.off_policy
+        self.genetic = tc.ga
+        self.ga_enabled = tc.ga.enabled and self.algo == "epo"
+        self.ga_interval = tc.ga.interval_frames
+        self.ga_warmup = tc.ga.warmup_frames
+        self.fitness_kind = tc.ga.fitness
+        self.value_target = tc.ppo.value_target
+        self.nstep = tc.ppo.nstep
         seed = int(params.get("seed") or 0)
         self.ga_generator = torch.Generator().manual_seed(seed + 1)
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
@@ -140,15 +140,15 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         the master's old policy on them, and the stored behaviour log-probs; ``None`` when M = 1.
         """
         cfg = self.off_cfg
-        if not cfg["enabled"] or self.num_population < 2:
+        if not cfg.enabled or self.num_population < 2:
             return None
         T, N = self.horizon_length, self.num_actors
         if self.is_rnn:
-            envs = sample_follower_envs(N, self.num_population, cfg["sampling"], cfg["ratio"], self.sample_generator)
+            envs = sample_follower_envs(N, self.num_population, cfg.sampling, cfg.ratio, self.sample_generator)
             rows = (envs[:, None] * T + torch.arange(T)[None]).flatten()
             values, next_values, mus, sigmas, rnn_states = self._master_replay_rnn(ro, envs.to(self.ppo_device))
         else:
-            rows = sample_follower_rows(N, self.num_population, T, cfg["sampling"], cfg["ratio"],
+            rows = sample_follower_rows(N, self.num_population, T, cfg.sampling, cfg.ratio,
                                         self.sample_generator)
             rows_d = rows.to(self.ppo_device)
             master = torch.zeros(rows.numel(), dtype=torch.long, device=self.ppo_device)
@@ -255,9 +255,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         adv, off = mb["advantages"], mb["is_off"]
         on_loss = losses.ppo_surrogate(logp, -mb["old_neglogp"], adv, self.e_clip)
         off_loss = losses.off_policy_surrogate(logp, -mb["old_neglogp"], -mb["master_neglogp"], adv,
-                                               self.e_clip, self.off_cfg["clip"])
-        w_pol = torch.where(off, float(self.off_cfg["weight"]), 1.0)
-        w_val = torch.where(off, float(self.off_cfg["critic_weight"]), 1.0)
+                                               self.e_clip, self.off_cfg.clip)
+        w_pol = torch.where(off, float(self.off_cfg.weight), 1.0)
+        w_val = torch.where(off, float(self.off_cfg.critic_weight), 1.0)
         a_loss = (w_pol * torch.where(off, off_loss, on_loss)).mean()
         v_loss = losses.value_loss(res["values"][:, 0], mb["values"], mb["returns"], self.e_clip, self.clip_value)
         c_loss = (w_val * v_loss).mean()

@@ -8,78 +8,18 @@ passed in, so a plan is reproducible from the generator's state.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from epo_isaac.epo.gate import GATES, GateResult, check_gate
+from epo_isaac.epo.config import GeneticConfig  # the one GA config: train.ga
+from epo_isaac.epo.gate import GateResult, check_gate
 
-GA_MODES: tuple[str, ...] = ("paper", "official")
-FITNESS: tuple[str, ...] = ("return", "true_objective")
 _EPS = 1e-8
 
 RAN, GATE_CLOSED, MISSING_FITNESS, NOT_APPLICABLE = "ran", "gate_closed", "missing_fitness", "not_applicable"
 """The values of :attr:`Generation.status`."""
-
-
-@dataclass(frozen=True)
-class GeneticConfig:
-    """Settings of one genetic step (spec §4; ``ga.*`` config keys).
-
-    Attributes:
-        mode: ``"paper"`` (spec §4: gate, protected master, elites, fitness-proportional crossover,
-            mutation) or ``"official"`` (spec §6 ablation: top-2 average into the single worst agent,
-            master included, no gate, no mutation).
-        gate: ``kruskal`` | ``ratio`` | ``off`` (:mod:`epo_isaac.epo.gate`; paper mode only).
-        gate_pvalue: Kruskal–Wallis significance level in (0, 1); the gate opens when p < gate_pvalue.
-        gate_ratio: paper Eq. 3 threshold ≥ 0 for ``gate: ratio``.
-        gate_latch: True (default) answers "are the differences meaningful *yet*?" once: after the gate has
-            opened in a run, every later check with fitness runs a generation (the test is still computed and
-            logged). False asks the gate afresh at every check.
-        elite_frac: fraction of the M − 1 followers kept unchanged and used as parent a (at least one).
-        frac_replaced: fraction of the followers replaced per generation, in (0, 1] (at least one row).
-        mutation_std: standard deviation of the Gaussian added to each child, in latent units (the latents are
-            initialised N(0, 1), so 0.7 ≈ 1/√2 restores the variance a midpoint ½(φ_a + φ_b) halves).
-
-    Raises:
-        ValueError: on an unknown mode or gate, or an out-of-range number.
-    """
-
-    mode: str = "paper"
-    gate: str = "kruskal"
-    gate_pvalue: float = 0.2
-    gate_ratio: float = 1.5
-    gate_latch: bool = True
-    elite_frac: float = 0.25
-    frac_replaced: float = 0.1
-    mutation_std: float = 0.7
-
-    def __post_init__(self) -> None:
-        if self.mode not in GA_MODES:
-            raise ValueError(f"unknown ga.mode {self.mode!r}; valid: {', '.join(GA_MODES)}")
-        if self.gate not in GATES:
-            raise ValueError(f"unknown ga.gate {self.gate!r}; valid: {', '.join(GATES)}")
-        if not 0 < self.gate_pvalue < 1:
-            raise ValueError(f"ga.gate_pvalue must lie in (0, 1) (e.g. 0.05), got {self.gate_pvalue}")
-        if not (math.isfinite(self.gate_ratio) and self.gate_ratio >= 0):
-            raise ValueError(f"ga.gate_ratio must be a finite number >= 0 (e.g. 1.5), got {self.gate_ratio}")
-        if not 0 < self.elite_frac < 1:
-            raise ValueError(f"ga.elite_frac must lie in (0, 1) (e.g. 0.25), got {self.elite_frac}")
-        if not 0 < self.frac_replaced <= 1:
-            raise ValueError(f"ga.frac_replaced must lie in (0, 1] (e.g. 0.1), got {self.frac_replaced}")
-        if not (math.isfinite(self.mutation_std) and self.mutation_std >= 0):
-            raise ValueError(f"ga.mutation_std must be a finite number >= 0, got {self.mutation_std}")
-
-    def num_elites(self, num_followers: int) -> int:
-        """Elites among ``num_followers``: round(elite_frac·(M − 1)), at least 1."""
-        return max(1, round(self.elite_frac * num_followers))
-
-    def num_replaced(self, num_followers: int) -> int:
-        """Rows replaced per generation: ceil(frac_replaced·(M − 1)), at least 1, never an elite."""
-        wanted = max(1, math.ceil(self.frac_replaced * num_followers - 1e-9))
-        return min(wanted, num_followers - self.num_elites(num_followers))
 
 
 @dataclass

@@ -29,7 +29,7 @@ class EPOPlayer(CheckedRestoreMixin, PpoPlayerContinuous):
         self.model.a2c_network.default_agent = agent
 
     def player_algo(self) -> str:
-        return str(self.config.get("epo", {}).get("algo", "epo"))
+        return str(getattr(self.config.get("epo"), "algo", "epo"))
 
     def checkpoint_meta(self) -> dict[str, Any]:
         return {**super().checkpoint_meta(), **population_meta(self.model.a2c_network)}

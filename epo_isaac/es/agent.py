@@ -32,7 +32,7 @@ from rl_games.algos_torch.torch_ext import AverageMeter
 from rl_games.common import vecenv
 from torch.utils.tensorboard import SummaryWriter
 
-from epo_isaac.es.config import ESTrainConfig, es_layout, es_optimizer_config
+from epo_isaac.es.config import ESTrainConfig, es_layout
 from epo_isaac.es.episodes import Episodes, run_episodes
 from epo_isaac.es.optimizer import OpenAIES
 from epo_isaac.es.policy import ESPolicy, ObsNormalizer, population_forward
@@ -70,7 +70,7 @@ class ESPlayer:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.config = params["config"]
-        es = ESTrainConfig(**self.config["es"])
+        es = ESTrainConfig.model_validate(self.config["es"])
         self.env = vecenv.create_vec_env(self.config["env_name"], self.config["num_actors"])
         task = self.env.task
         self.device = torch.device(self.config["device"])
@@ -108,7 +108,7 @@ class ESAgent:
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
         self.config = config = params["config"]
-        self.es_cfg = es = ESTrainConfig(**config["es"])
+        self.es_cfg = es = ESTrainConfig.model_validate(config["es"])
         self.ranks = Ranks.from_config(config)
         self.seed = int(params.get("seed", 0))
         self.device = torch.device(config["device"])
@@ -119,7 +119,7 @@ class ESAgent:
         self.first_member = self.ranks.rank * self.members
         self.policy = ESPolicy(task.num_obs, task.num_actions, list(es.units), es.activation).to(self.device)
         self.ranks.broadcast_module(self.policy)
-        self.optimizer = OpenAIES(self.policy, es_optimizer_config(es), seed=self.seed, device=self.device)
+        self.optimizer = OpenAIES(self.policy, es, seed=self.seed, device=self.device)
         self.normalizer = ObsNormalizer(task.num_obs, es.obs_clip, device=self.device) if es.obs_normalization \
             else None
         # a guard against tasks that never end an episode; Allegro-Kuka episodes may run many goals long

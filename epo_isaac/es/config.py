@@ -6,100 +6,53 @@ B = N / population_size envs per population member (README "Evolution strategies
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from epo_isaac.errors import UserError
 from epo_isaac.es.optimizer import ESConfig
 from epo_isaac.es.policy import ACTIVATIONS
 
 
-@dataclass
-class ESTrainConfig:
-    population_size: int = 48
-    """P candidates per iteration (even with antithetic); must divide task.num_envs (per rank) into blocks."""
-    sigma: float = 0.02
-    """σ > 0 of the parameter perturbations θ + σ·ε, in parameter units."""
-    learning_rate: float = 0.01
-    """Step size of the optimiser on the ES gradient estimate."""
-    antithetic: bool = True
-    """Mirrored sampling: members 2k and 2k+1 use ε_k and −ε_k."""
-    rank_shaping: bool = True
-    """Centred-rank fitness shaping (returns → ranks in [−0.5, 0.5])."""
-    weight_decay: float = 0.005
-    """L2 coefficient λ: −λ·θ is added to the ascent direction."""
-    optimizer: str = "adam"
-    """``adam`` or ``sgd`` (with ``momentum``)."""
-    momentum: float = 0.9
-    """SGD momentum in [0, 1); unused by Adam."""
-    sigma_decay: float = 1.0
-    """σ ← max(σ·sigma_decay, sigma_min) after every iteration, in (0, 1]."""
-    sigma_min: float = 0.0
-    lr_decay: float = 1.0
-    """learning_rate ← max(learning_rate·lr_decay, lr_min) after every iteration, in (0, 1]."""
-    lr_min: float = 0.0
-    episodes_per_member: int = 0
+class ESTrainConfig(ESConfig):
+    """``train.es``: the optimiser's settings (inherited from :class:`~epo_isaac.es.optimizer.ESConfig`, the same
+    keys: ``train.es.sigma``, ``train.es.population_size`` ...) and those of the run: episodes, budget, tests,
+    the policy and checkpoints. The agent hands this model itself to :class:`~epo_isaac.es.optimizer.OpenAIES`.
+    """
+
+    episodes_per_member: Annotated[int, Field(ge=0)] = 0
     """Whole episodes averaged into one member's fitness; a multiple of the block size B (each env of the block
     runs episodes_per_member / B episodes); 0: B (one episode per env)."""
-    max_iterations: int = 200
+    max_iterations: Annotated[int, Field(ge=0)] = 200
     """Iterations (generations) in the run; the top-level ``max_epochs=`` sets it too. 0: no limit."""
-    max_frames: int = -1
-    """Stop after this many env steps (tests included); -1: no limit."""
-    test_interval: int = 10
+    max_frames: Annotated[int, Field(ge=-1)] = -1
+    """Stop after this many env steps (tests included); -1 (or 0): no limit."""
+    test_interval: Annotated[int, Field(ge=0)] = 10
     """Iterations between tests of the unperturbed policy θ (one episode per env); the last iteration is always
     tested. 0: only the last."""
     reward_goal: float | None = None
     """Stop when the test return reaches this value ``consecutive_goal_stopping`` tests in a row; null: never."""
-    consecutive_goal_stopping: int = 5
+    consecutive_goal_stopping: Annotated[int, Field(ge=1)] = 5
     """Consecutive tests at or above ``reward_goal`` that end the run (PyTorch-ES)."""
     obs_normalization: bool = True
     """Normalise observations by running statistics of the population's rollouts (frozen within an iteration)."""
-    obs_clip: float = 5.0
+    obs_clip: Annotated[float, Field(gt=0)] = 5.0
     """Normalised observations are clipped to ±obs_clip."""
-    units: list[int] = field(default_factory=lambda: [64, 64])
+    units: list[Annotated[int, Field(ge=1)]] = [64, 64]
     """Hidden widths of the deterministic MLP policy (the paper's MuJoCo policy: two layers of 64)."""
-    activation: str = "tanh"
-    """Hidden activation: ``tanh``, ``elu`` or ``relu``."""
-    save_frequency: int = 10
+    activation: Literal[tuple(ACTIVATIONS)] = "tanh"  # type: ignore[valid-type]
+    """Hidden activation."""
+    save_frequency: Annotated[int, Field(ge=0)] = 10
     """Iterations between checkpoints (0: only at the end); every test that improves the best test return also
     writes ``nn/<task>.pth``."""
 
-
-def es_optimizer_config(es: ESTrainConfig) -> ESConfig:
-    """The :class:`~epo_isaac.es.optimizer.ESConfig` of ``train.es``.
-
-    Raises:
-        UserError: an out-of-range value, naming its ``train.es.`` key.
-    """
-    try:
-        return ESConfig(**{f.name: getattr(es, f.name) for f in fields(ESConfig)})  # same names, same checks
-    except ValueError as err:
-        raise UserError(str(err).replace("ESConfig.", "train.es.")) from None
-
-
-def check_es(es: ESTrainConfig) -> None:
-    """Check every ``train.es`` value that does not depend on the task.
-
-    Raises:
-        UserError: the first bad value, naming its key and a valid value.
-    """
-    es_optimizer_config(es)
-    ints = {"episodes_per_member": es.episodes_per_member, "max_iterations": es.max_iterations,
-            "test_interval": es.test_interval, "save_frequency": es.save_frequency}
-    for key, value in ints.items():
-        if value < 0:
-            raise UserError(f"train.es.{key} must be >= 0, got {value}")
-    if es.consecutive_goal_stopping < 1:
-        raise UserError(f"train.es.consecutive_goal_stopping must be >= 1, got {es.consecutive_goal_stopping}")
-    if es.obs_clip <= 0:
-        raise UserError(f"train.es.obs_clip must be > 0, got {es.obs_clip}")
-    if es.activation not in ACTIVATIONS:
-        raise UserError(f"train.es.activation={es.activation!r} is not valid; choose one of {sorted(ACTIVATIONS)}")
-    if any(u < 1 for u in es.units):
-        raise UserError(f"train.es.units must be widths >= 1 (e.g. [64, 64]), got {list(es.units)}")
-    if es.max_iterations == 0 and es.max_frames <= 0 and es.reward_goal is None:
-        raise UserError("train.es has no stopping rule: set max_iterations (or max_epochs=), max_frames or "
-                        "reward_goal")
+    @model_validator(mode="after")
+    def _stops(self) -> ESTrainConfig:
+        if self.max_iterations == 0 and self.max_frames <= 0 and self.reward_goal is None:
+            raise ValueError("max_iterations=0 with no max_frames and no reward_goal: no stopping rule; set "
+                             "max_iterations (or max_epochs=), max_frames or reward_goal")
+        return self
 
 
 def es_layout(num_envs: int, es: ESTrainConfig, world_size: int = 1) -> tuple[int, int, int]:
@@ -139,6 +92,6 @@ def es_params(es: ESTrainConfig, *, video_interval: int, name: str, num_envs: in
     config = {"name": name, "full_experiment_name": experiment, "train_dir": train_dir, "env_name": env_name,
               "device": device, "num_actors": num_envs, "reward_shaper": {}, "ranks": world_size,
               "torch_compile": False,
-              "es": asdict(es), "video_interval": video_interval,
+              "es": es, "video_interval": video_interval,
               "player": {"deterministic": True, "device_name": device}}
     return {"params": {"seed": seed, "torch_threads": torch_threads, "algo": {"name": "es"}, "config": config}}

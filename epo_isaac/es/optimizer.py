@@ -27,82 +27,68 @@ Example::
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import BaseModel, Field, model_validator
 from torch import Tensor
+
+from epo_isaac.cli.validate import SETTINGS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 _MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
-class ESConfig:
-    """Settings of :class:`OpenAIES` (defaults follow the paper's MuJoCo setup where it gives one).
-
-    Attributes:
-        population_size: candidates per generation P ≥ 2; even when ``antithetic`` (P/2 mirrored pairs).
-        sigma: perturbation standard deviation σ > 0, in parameter units.
-        learning_rate: optimiser step size > 0 (Adam's α, or SGD's step).
-        antithetic: mirrored sampling: rows 2k and 2k+1 use ε_k and −ε_k.
-        rank_shaping: replace fitness by centred ranks in [−0.5, 0.5] (:func:`centered_ranks`); False uses the
-            fitness as given (the plain Monte Carlo estimate of eq. 3).
-        weight_decay: L2 coefficient λ ≥ 0; −λ·θ is added to the ascent direction before the optimiser step.
-        optimizer: ``"adam"`` (``torch.optim.Adam``, default betas) or ``"sgd"`` (``torch.optim.SGD`` with
-            dampening μ: v ← μ·v + (1 − μ)·g as in the paper's code, except that torch starts v at g).
-        momentum: SGD momentum μ in [0, 1) (0 = plain SGD); unused by Adam.
-        sigma_decay: σ ← max(σ·sigma_decay, sigma_min) after every ``tell``; in (0, 1].
-        sigma_min: floor of σ, in [0, sigma].
-        lr_decay: learning_rate ← max(learning_rate·lr_decay, lr_min) after every ``tell``; in (0, 1].
-        lr_min: floor of the learning rate, in [0, learning_rate].
+class ESConfig(BaseModel):
+    """Settings of :class:`OpenAIES` (``train.es.*``; defaults follow the paper's MuJoCo setup where it gives one).
 
     Raises:
-        ValueError: one line naming the field and a valid value, on any out-of-range setting.
+        pydantic.ValidationError (a ``ValueError``): an out-of-range or unknown setting; through
+            :func:`epo_isaac.cli.validate.validate`, one line naming the field and what it must be.
     """
 
-    population_size: int = 100
-    sigma: float = 0.02
-    learning_rate: float = 0.01
+    model_config = SETTINGS
+
+    population_size: Annotated[int, Field(ge=2)] = 48
+    """P candidates per generation; even when ``antithetic`` (P/2 mirrored pairs). ``train=ES``: must divide
+    task.num_envs (per rank) into blocks."""
+    sigma: Annotated[float, Field(gt=0)] = 0.02
+    """σ of the parameter perturbations θ + σ·ε, in parameter units."""
+    learning_rate: Annotated[float, Field(gt=0)] = 0.01
+    """Step size of the optimiser on the ES gradient estimate (Adam's α, or SGD's step)."""
     antithetic: bool = True
+    """Mirrored sampling: members 2k and 2k+1 use ε_k and −ε_k."""
     rank_shaping: bool = True
-    weight_decay: float = 0.005
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    sigma_decay: float = 1.0
-    sigma_min: float = 0.0
-    lr_decay: float = 1.0
-    lr_min: float = 0.0
+    """Centred-rank fitness shaping (returns → ranks in [−0.5, 0.5], :func:`centered_ranks`); false uses the
+    fitness as given (the plain Monte Carlo estimate of eq. 3)."""
+    weight_decay: Annotated[float, Field(ge=0)] = 0.005
+    """L2 coefficient λ: −λ·θ is added to the ascent direction before the optimiser step."""
+    optimizer: Literal[OPTIMIZERS] = "adam"  # type: ignore[valid-type]
+    """``adam`` (``torch.optim.Adam``, default betas) or ``sgd`` (``torch.optim.SGD`` with momentum and
+    dampening μ: v ← μ·v + (1 − μ)·g as in the paper's code, except that torch starts v at g)."""
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    """SGD momentum μ (0: plain SGD); unused by Adam."""
+    sigma_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """σ ← max(σ·sigma_decay, sigma_min) after every iteration."""
+    sigma_min: Annotated[float, Field(ge=0)] = 0.0
+    """Floor of σ, at most sigma."""
+    lr_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """learning_rate ← max(learning_rate·lr_decay, lr_min) after every iteration."""
+    lr_min: Annotated[float, Field(ge=0)] = 0.0
+    """Floor of the learning rate, at most learning_rate."""
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> ESConfig:
         p = self.population_size
-        if not isinstance(p, int) or isinstance(p, bool) or p < 2:
-            raise ValueError(f"ESConfig.population_size must be an int >= 2 (e.g. 100), got {p!r}")
         if self.antithetic and p % 2:
-            raise ValueError(f"ESConfig.population_size must be even when antithetic=True (e.g. {p + 1}), got {p}")
-        _check_range("sigma", self.sigma, 0.0, math.inf, "0.02", low_open=True)
-        _check_range("learning_rate", self.learning_rate, 0.0, math.inf, "0.01", low_open=True)
-        _check_range("weight_decay", self.weight_decay, 0.0, math.inf, "0.005")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"ESConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        _check_range("momentum", self.momentum, 0.0, 1.0, "0.9", high_open=True)
-        _check_range("sigma_decay", self.sigma_decay, 0.0, 1.0, "0.999", low_open=True)
-        _check_range("sigma_min", self.sigma_min, 0.0, self.sigma, "0.0")
-        _check_range("lr_decay", self.lr_decay, 0.0, 1.0, "0.999", low_open=True)
-        _check_range("lr_min", self.lr_min, 0.0, self.learning_rate, "0.0")
-
-
-def _check_range(name: str, value: float, low: float, high: float, example: str,
-                 low_open: bool = False, high_open: bool = False) -> None:
-    """Raise a one-line ValueError unless ``value`` is a finite number in the interval [low, high] (or open)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"ESConfig.{name} must be a finite number in {interval} (e.g. {example}), got {value!r}")
+            raise ValueError(f"population_size={p}: expected an even number with antithetic=true (e.g. {p + 1})")
+        if self.sigma_min > self.sigma:
+            raise ValueError(f"sigma_min={self.sigma_min}: expected <= sigma={self.sigma}")
+        if self.lr_min > self.learning_rate:
+            raise ValueError(f"lr_min={self.lr_min}: expected <= learning_rate={self.learning_rate}")
+        return self
 
 
 # ----------------------------------------------------------------------------------------------- pure maths
@@ -426,7 +412,7 @@ class OpenAIES:
             "learning_rate": self.learning_rate,
             "generation": self.generation,
             "seed": self.seed,
-            "config": asdict(self.config),
+            "config": {name: getattr(self.config, name) for name in ESConfig.model_fields},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
