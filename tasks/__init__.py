@@ -93,7 +93,7 @@ def _gym_hint(name: str) -> str:
 # --------------------------------------------------------------------------------------------- settings
 def settings_model(name: str) -> type[BaseModel]:
     """The pydantic model of task ``name``'s own settings (``task.*`` without ``name`` and ``num_envs``): unknown
-    keys forbidden, strict types, ranges; its field docstrings are the settings' documentation.
+    keys forbidden, strict types, ranges; its fields' descriptions document the settings.
 
     Raises:
         TaskConfigError: unknown task (see :func:`make`).

@@ -31,7 +31,7 @@ def _list_as_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def Pair(item: Any) -> Any:  # noqa: N802 (a type alias factory)
+def Pair(item: Any) -> Any:  # a type, named as one
     """``tuple[item, item]`` that also takes a two-item list (what Hydra and YAML give)."""
     return Annotated[tuple[item, item], BeforeValidator(_list_as_tuple)]
 
