@@ -26,13 +26,34 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from pydantic import ValidationError
 
 from epo_isaac.cli.console import check_overrides, console_and_log, remove_unstarted_run_dir
 from epo_isaac.cli.run_config import RunConfig, parse_run_config, register_defaults
+from epo_isaac.cli.validate import describe
 from epo_isaac.errors import UserError
 
 ENV_NAME = "epo_task"
+
+
+def register_task_schemas() -> None:
+    """Store every task's default settings as Hydra config ``task_schema/<Name>`` and every simulator's as
+    ``sim_schema/<backend>`` (:func:`tasks.defaults`, :func:`tasks.sim_defaults`): ``cfg/task/<Name>.yaml`` and
+    ``cfg/sim/<backend>.yaml`` start from them (their defaults lists), so each setting can be overridden as
+    ``task.x=v`` / ``sim.x=v`` without ``+`` while the yamls hold only what differs."""
+    from hydra.core.config_store import ConfigStore
+
+    import tasks
+
+    store = ConfigStore.instance().store
+    for name in tasks.TASKS:
+        store(group="task_schema", name=name, node=tasks.defaults(name))
+    for backend in tasks.BACKEND_NAMES:
+        store(group="sim_schema", name=backend, node=tasks.sim_defaults(backend))
+
+
 register_defaults()
+register_task_schemas()
 # hydra.run.dir is runs/<experiment, or task_algo>/<date>; resolved by Hydra before main() runs.
 OmegaConf.register_new_resolver("run_name", lambda experiment, task, algo: experiment or f"{task}_{algo}",
                                 replace=True)
@@ -126,7 +147,10 @@ def check_config(cfg: DictConfig) -> Checked:
     rank, local_rank, world_size = launch_ranks(rc.multi_gpu)
     device = resolve_device(rc.device, local_rank if world_size > 1 else None)
     settings = {k: v for k, v in rc.task.items() if k not in ("name", "num_envs")}
-    tasks.check_settings(rc.task.get("name"), num_envs=rc.task.get("num_envs"), sim=rc.sim, **settings)
+    try:
+        tasks.check_settings(rc.task.get("name"), num_envs=rc.task.get("num_envs"), sim=rc.sim, **settings)
+    except ValidationError as err:
+        raise settings_error(err, rc.task.get("name"), rc.sim) from None
     check_layout(int(rc.task["num_envs"]), rc.train, world_size)
     checkpoint = rc.checkpoint or None
     if checkpoint:
@@ -207,6 +231,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if observer.history:
             say(end_summary(observer.history, summary["seconds"], run_dir, videos.paths))
     return summary
+
+
+def settings_error(err: ValidationError, task: str, sim: dict[str, Any] | None) -> UserError:
+    """``err`` (raised by ``tasks.check_settings(task, sim=sim, ...)``) as one line naming the ``task.*`` or
+    ``sim.*`` key: the error's title is the name of the model that raised it."""
+    import tasks
+
+    sim_model = tasks.sim_model(sim)
+    if err.title == sim_model.__name__:
+        return UserError(describe(err, sim_model, "sim."))
+    return UserError(describe(err, tasks.settings_model(task), "task."))
 
 
 def train_runner(runner: Any, params: dict[str, Any], seed: int, checkpoint: str | None) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 import tasks
-from tasks.allegro_kuka.scene import CONTACT_DEFAULTS
+from tasks.sim.config import ContactConfig
 
 CUBE_REST_Z = 0.555  # cube centre resting on the table (table top 0.53 m + 2.5 cm), m
 LIFT = 0.2  # palm lift (m)
@@ -231,8 +231,8 @@ def env_rates(names: list[str], rounds: int = 4, num_envs: int = 240, steps: int
 
 
 def default_setting() -> str:
-    """The :data:`SETTINGS` name equal to the scene's defaults."""
-    return next(k for k, v in SETTINGS.items() if v == CONTACT_DEFAULTS)
+    """The :data:`SETTINGS` name equal to the default ``sim.contact`` settings."""
+    return next(k for k, v in SETTINGS.items() if v == ContactConfig().model_dump())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -69,11 +69,13 @@ def _steps_per_second(models: mujoco.MjModel | Sequence[mujoco.MjModel], num_wor
 def default_robot_state(num_arms: int = 1, contact: dict | None = None
                         ) -> tuple[mujoco.MjModel, np.ndarray, np.ndarray]:
     """(model, qpos0 with the default robot pose, ctrl = that pose) of the Allegro-Kuka scene (contact settings:
-    ``sim.contact`` overrides, default the scene's)."""
-    from tasks.allegro_kuka.scene import SceneSpec, build_scene, contact_options
+    ``sim.contact`` overrides of :class:`tasks.sim.config.ContactConfig`'s defaults)."""
+    from tasks.allegro_kuka.scene import SceneSpec, build_scene
+    from tasks.sim.config import ContactConfig
+    from tasks.sim.mujoco_model import compile_model
 
-    info = build_scene(SceneSpec(num_arms=num_arms, contact=contact_options(contact)))
-    model = mujoco.MjModel.from_xml_string(info.xml)
+    info = build_scene(SceneSpec(num_arms=num_arms))
+    model = compile_model(info, ContactConfig.model_validate(contact or {}))
     qpos = model.qpos0.copy()
     for name, q in zip(info.dof_names, info.default_dof_pos, strict=True):
         qpos[model.jnt_qposadr[model.joint(name).id]] = q

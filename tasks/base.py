@@ -4,13 +4,14 @@ A batched task steps ``num_envs`` environments at once with torch tensors in and
 `epo_isaac` never imports `tasks` (and vice versa): `train.py` wires them through this contract.
 
 A task *factory* (registered in ``tasks.TASKS``) takes keyword arguments only: ``num_envs``, ``seed``,
-``device``, ``sim`` (the simulator settings, ``cfg/sim/*.yaml``) and the task's own settings: annotated keyword
-arguments, or a ``settings`` attribute declaring them (:mod:`tasks.settings`, e.g. from a dataclass, with nested
-groups), which :func:`tasks.make` checks values against. A factory whose physics is fixed (Gymnasium) is
-marked with :func:`fixed_physics` and takes no ``sim``. A factory may carry a ``precheck(settings)`` attribute: a
-cheap check of its settings' values that :func:`tasks.check_settings` runs before anything is built, and a
-``check_sim(sim)`` one of the simulator choice (run before the simulator package is imported). Mistakes a user
-can fix raise :class:`TaskConfigError`.
+``device``, ``sim`` (the validated simulator settings, :class:`tasks.sim.config.SimConfig`) and the task's own
+settings: annotated keyword arguments, or a ``settings_model`` attribute declaring them as a pydantic model
+(:mod:`tasks.settings`), which :func:`tasks.make` validates values against. A factory whose physics is fixed
+(Gymnasium) is marked with :func:`fixed_physics` and takes no ``sim``. A factory may carry a
+``precheck(settings)`` attribute: a check of its settings' values beyond their types and ranges that
+:func:`tasks.check_settings` runs before anything is built, and a ``check_sim(sim)`` one of the simulator choice
+(run before the simulator package is imported). A bad setting value raises ``pydantic.ValidationError``; other
+mistakes a user can fix raise :class:`TaskConfigError`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class TaskConfigError(ValueError):
-    """A task name, task setting, setting value or simulator choice the user can fix.
+    """A task name, simulator choice or setting the user can fix that is not a settings model's error (an unknown
+    task or backend, a simulator not installed, a Gymnasium id that does not exist).
 
     The message is one line that names the key and says what to change; ``train.py`` prints it without a
     traceback.

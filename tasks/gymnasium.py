@@ -10,17 +10,19 @@ Named tasks (``make_hopper``, ...) fix the Gymnasium id; ``make_gym`` (task ``Gy
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
+from pydantic import Field
 
 from tasks import gym_state
 from tasks.base import BatchedTask, TaskConfigError, fixed_physics
 
 PHYSICS = "Gymnasium runs its own physics"
 VectorizationMode = Literal["sync", "async"]
+Steps = Annotated[int, Field(ge=1)]  # a time limit in control steps
 
 
 def _one_line(err: BaseException) -> str:
@@ -195,13 +197,14 @@ def _factory(env_id: str) -> Callable[..., GymnasiumTask]:
         num_envs: int,
         seed: int = 0,
         device: str = "cpu",
-        max_episode_steps: int | None = None,
+        max_episode_steps: Steps | None = None,
         vectorization_mode: VectorizationMode = "sync",
         render_mode: str | None = None,
     ) -> GymnasiumTask:
         return GymnasiumTask(env_id, num_envs, seed, device, max_episode_steps, vectorization_mode, render_mode)
 
     make.__doc__ = f"Batched ``{env_id}`` (Gymnasium, SAME_STEP autoreset)."
+    make.__name__ = make.__qualname__ = f"make_{env_id.split('-')[0]}"  # names its settings model
     return make
 
 
@@ -211,8 +214,8 @@ def make_gym(
     num_envs: int,
     seed: int = 0,
     device: str = "cpu",
-    env_id: str,
-    max_episode_steps: int | None = None,
+    env_id: str = "",
+    max_episode_steps: Steps | None = None,
     vectorization_mode: VectorizationMode = "sync",
     render_mode: str | None = None,
     env_kwargs: dict | None = None,

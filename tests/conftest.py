@@ -17,7 +17,10 @@ CFG_DIR = str(ROOT / "cfg")
 
 def compose_cfg(overrides: list[str]) -> DictConfig:
     """``cfg/config.yaml`` composed exactly as ``train.py`` would, with ``overrides``."""
+    from train import register_task_schemas
+
     register_defaults()
+    register_task_schemas()
     with initialize_config_dir(config_dir=CFG_DIR, version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 

@@ -100,7 +100,7 @@ def fake_task_yaml(task: str, subtask: str) -> dict[str, Any]:
 @pytest.fixture
 def fake_isaacgym(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeVecTask]]:
     """Fake ``isaacgym`` / ``isaacgymenvs`` modules for the import guard; the double as the upstream task."""
-    from tasks.sim import isaacgym_envs
+    from tasks.isaacgymenvs import wrapper
 
     for name in ("isaacgym", "isaacgymenvs"):
         module = types.ModuleType(name)
@@ -113,10 +113,10 @@ def fake_isaacgym(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeVecTask]
         built.append(FakeVecTask(config))
         return built[-1]
 
-    monkeypatch.setattr(isaacgym_envs, "load_task_yaml", fake_task_yaml)
-    monkeypatch.setattr(isaacgym_envs, "make_vec_task", make_vec_task)
+    monkeypatch.setattr(wrapper, "load_task_yaml", fake_task_yaml)
+    monkeypatch.setattr(wrapper, "make_vec_task", make_vec_task)
     yield built
-    sys.modules.pop("tasks.sim.isaacgym", None)  # imported under the fakes: not for the next test
+    sys.modules.pop("tasks.isaacgymenvs.guard", None)  # imported under the fakes: not for the next test
 
 
 def make(name: str = "AllegroKukaRegrasping", num_envs: int = 4, **settings: Any) -> Any:
@@ -245,7 +245,7 @@ def test_isaacgym_after_torch_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     """The double is live: in this process torch came first, so the guard names the import order."""
     monkeypatch.syspath_prepend(str(fake_isaacgym_package(tmp_path)))
     monkeypatch.delitem(sys.modules, "isaacgym", raising=False)
-    monkeypatch.delitem(sys.modules, "tasks.sim.isaacgym", raising=False)
+    monkeypatch.delitem(sys.modules, "tasks.isaacgymenvs.guard", raising=False)
     with pytest.raises(TaskConfigError, match="Isaac Gym must be imported before torch") as err:
         tasks.check_settings("AllegroKukaRegrasping", sim=ISAACGYM)
     assert "\n" not in str(err.value)

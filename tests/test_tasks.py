@@ -1,5 +1,7 @@
-"""The task registry's user errors (one-line :class:`tasks.TaskConfigError`), task=Gym and the named Gymnasium
-tasks Walker2d / BipedalWalker, and a short real training run on ``task=Gym task.env_id=Hopper-v5``."""
+"""The task registry's user errors (``task.*`` / ``sim.*`` values: pydantic's ValidationError, printed by
+``train.py`` as one line; the rest: one-line :class:`tasks.TaskConfigError`), the settings models and their Hydra
+defaults, task=Gym and the named Gymnasium tasks Walker2d / BipedalWalker, and a short real training run on
+``task=Gym task.env_id=Hopper-v5``."""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from conftest import compose_cfg
 from omegaconf import OmegaConf
+from pydantic import ValidationError
 
 import tasks
 from tasks import TaskConfigError
 from tasks.gymnasium import GymnasiumTask
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SIM = {"backend": "mujoco", "num_threads": 0, "substeps": 2, "physics_dt": 1 / 120}
 
 
@@ -25,6 +30,17 @@ def error_of(name: str, num_envs: int = 2, build: bool = False, **kwargs: Any) -
         (tasks.make if build else tasks.check_settings)(name, num_envs=num_envs, **kwargs)
     message = str(info.value)
     assert isinstance(info.value, ValueError) and "\n" not in message
+    return message
+
+
+def invalid(name: str, **kwargs: Any) -> str:
+    """The pydantic ValidationError that ``tasks.check_settings`` raises, as the one line ``train.py`` prints."""
+    import train
+
+    with pytest.raises(ValidationError) as info:
+        tasks.check_settings(name, num_envs=2, **kwargs)
+    message = str(train.settings_error(info.value, name, kwargs.get("sim")))
+    assert "\n" not in message
     return message
 
 
@@ -46,28 +62,73 @@ def test_unknown_task_suggests_the_closest_and_lists_all() -> None:
 
 
 def test_unknown_setting_suggests_the_closest() -> None:
-    assert error_of("Pendulum", max_episode_step=3) == (
-        "task Pendulum has no setting 'max_episode_step' (did you mean 'max_episode_steps'?)")
-    assert "lifting_rew_scale" in error_of("AllegroKukaRegrasping", lifting_rew_scal=1.0)
-    message = error_of("Hopper", zzz=1)
-    assert "no setting 'zzz'; its settings: max_episode_steps, vectorization_mode, render_mode" in message
+    assert invalid("Pendulum", max_episode_step=3) == (
+        "unknown key task.max_episode_step (did you mean 'max_episode_steps'?); valid keys under task: "
+        "max_episode_steps, render_mode, vectorization_mode")
+    assert "(did you mean 'lifting_rew_scale'?)" in invalid("AllegroKukaRegrasping", rewards={"lifting_rew_scal": 1.0})
+    assert invalid("AllegroKukaRegrasping", episode_lenght=3).startswith(
+        "unknown key task.episode_lenght (did you mean 'episode_length'?)")
 
 
 @pytest.mark.parametrize(("name", "key", "value", "message"), [
-    ("AllegroKukaRegrasping", "episode_length", "abc", "task.episode_length=abc: expected int"),
-    ("AllegroKukaRegrasping", "episode_length", 1.5, "task.episode_length=1.5: expected int"),
-    ("AllegroKukaRegrasping", "episode_length", True, "task.episode_length=true: expected int"),
-    ("AllegroKukaRegrasping", "success_tolerance", "tight", "task.success_tolerance=tight: expected float"),
-    ("AllegroKukaRegrasping", "with_sticks", "yes", "task.with_sticks=yes: expected bool"),
-    ("AllegroKukaRegrasping", "force_prob_range", 0.1, "task.force_prob_range=0.1: expected a list of float"),
-    ("AllegroKukaRegrasping", "rewards", {"lifting_bonus": "x"}, "task.rewards.lifting_bonus=x: expected float"),
-    ("Pendulum", "max_episode_steps", "abc", "task.max_episode_steps=abc: expected int or null"),
-    ("Pendulum", "vectorization_mode", "fast", "task.vectorization_mode=fast: expected one of sync, async"),
-    ("Gym", "env_id", 3, "task.env_id=3: expected str"),
+    ("AllegroKukaRegrasping", "episode_length", "abc", "task.episode_length=abc: expected an integer >= 2"),
+    ("AllegroKukaRegrasping", "episode_length", 1.5, "task.episode_length=1.5: expected an integer >= 2"),
+    ("AllegroKukaRegrasping", "episode_length", True, "task.episode_length=True: expected an integer >= 2"),
+    ("AllegroKukaRegrasping", "episode_length", 1, "task.episode_length=1: expected an integer >= 2"),
+    ("AllegroKukaRegrasping", "success_tolerance", "tight", "task.success_tolerance=tight: expected a number > 0"),
+    ("AllegroKukaRegrasping", "success_tolerance", 0, "task.success_tolerance=0: expected a number > 0"),
+    ("AllegroKukaRegrasping", "target_success_tolerance", 0.5,
+     "task.target_success_tolerance=0.5: expected <= success_tolerance (0.075)"),
+    ("AllegroKukaRegrasping", "actions_moving_average", 1.5,
+     "task.actions_moving_average=1.5: expected a number in (0, 1]"),
+    ("AllegroKukaRegrasping", "max_consecutive_successes", -1,
+     "task.max_consecutive_successes=-1: expected an integer >= 0"),
+    ("AllegroKukaRegrasping", "with_sticks", "yes", "task.with_sticks=yes: expected true or false"),
+    ("AllegroKukaRegrasping", "force_prob_range", 0.1, "task.force_prob_range=0.1: input should be a valid tuple"),
+    ("AllegroKukaRegrasping", "force_prob_range", [0.5, 0.1],
+     "task.force_prob_range=[0.5, 0.1]: expected [low, high] with low <= high"),
+    ("AllegroKukaRegrasping", "force_prob_range", [0.1, 2], "task.force_prob_range[1]=2: expected a number in (0, 1]"),
+    ("AllegroKukaRegrasping", "rewards", {"lifting_bonus": "x"},
+     "task.rewards.lifting_bonus=x: expected a number >= 0"),
+    ("AllegroKukaRegrasping", "rewards", {"lifting_bonus": -1},
+     "task.rewards.lifting_bonus=-1: expected a number >= 0"),
+    ("Pendulum", "max_episode_steps", "abc", "task.max_episode_steps=abc: expected an integer >= 1"),
+    ("Pendulum", "max_episode_steps", 0, "task.max_episode_steps=0: expected an integer >= 1"),
+    ("Pendulum", "vectorization_mode", "fast", "task.vectorization_mode=fast: expected 'sync' or 'async'"),
+    ("Gym", "env_id", 3, "task.env_id=3: expected a string"),
 ])
-def test_setting_of_the_wrong_type(name: str, key: str, value: Any, message: str) -> None:
+def test_setting_of_the_wrong_type_or_range(name: str, key: str, value: Any, message: str) -> None:
     settings = {"env_id": "Hopper-v5"} if name == "Gym" else {}
-    assert error_of(name, **{**settings, key: value}) == message
+    assert invalid(name, **{**settings, key: value}) == message
+
+
+@pytest.mark.parametrize(("sim", "message"), [
+    ({"num_threads": -1}, "sim.num_threads=-1: expected an integer >= 0"),
+    ({"num_threads": "all"}, "sim.num_threads=all: expected an integer >= 0"),
+    ({"substeps": 0}, "sim.substeps=0: expected an integer >= 1"),
+    ({"physics_dt": 0.0}, "sim.physics_dt=0.0: expected a number > 0"),
+    ({"refresh_sensors": "yes"}, "sim.refresh_sensors=yes: expected true or false"),
+    ({"contact": {"cone": "round"}}, "sim.contact.cone=round: expected 'pyramidal' or 'elliptic'"),
+    ({"contact": {"impratio": 0.5}}, "sim.contact.impratio=0.5: expected a number >= 1"),
+    ({"contact": {"noslip_iterations": -1}}, "sim.contact.noslip_iterations=-1: expected an integer >= 0"),
+    ({"contact": {"noslip_iterations": 1.5}}, "sim.contact.noslip_iterations=1.5: expected an integer >= 0"),
+    ({"num_thread": 2}, "unknown key sim.num_thread (did you mean 'num_threads'?); valid keys under sim: backend, "
+                        "contact, num_threads, physics_dt, refresh_sensors, substeps"),
+    ({"contact": {"conee": "elliptic"}}, "unknown key sim.contact.conee (did you mean 'cone'?); valid keys under "
+                                         "sim.contact: cone, impratio, noslip_iterations"),
+    ({"backend": "mujoco_warp", "njmax": 0}, "sim.njmax=0: expected an integer >= 1"),
+    ({"backend": "mujoco_warp", "max_overflow_fraction": 2},
+     "sim.max_overflow_fraction=2: expected a number in [0, 1]"),
+    ({"backend": "mujoco_warp", "nconmax": "many"}, "sim.nconmax=many: expected an integer >= 1"),
+])
+def test_bad_sim_setting_is_caught_before_building(sim: dict[str, Any], message: str) -> None:
+    for name in ("AllegroKukaRegrasping", "Pendulum"):  # checked for a task without a simulator choice too
+        assert invalid(name, sim=sim) == message
+
+
+def test_sim_settings_the_scene_cannot_use() -> None:
+    assert error_of("AllegroKukaRegrasping", sim={"physics_dt": 0.01}) == (
+        "sim.physics_dt=0.01: the Allegro-Kuka scene is built for 0.008333333333333333 s; leave it at its default")
 
 
 def test_nested_reward_setting_from_the_command_line() -> None:
@@ -108,8 +169,7 @@ def test_unknown_simulator_backend_lists_the_valid_ones() -> None:
 
 
 def test_gym_needs_a_box_action_env_id() -> None:
-    assert error_of("Gym") == "task Gym needs task.env_id=<str>"
-    assert error_of("Gym", env_id="") == (
+    assert error_of("Gym") == error_of("Gym", env_id="") == (
         "task=Gym needs task.env_id=<Gymnasium id with Box actions>, e.g. task.env_id=Hopper-v5")
     discrete = ("Gymnasium env CartPole-v1 has a Discrete action space; "
                 "epo_isaac trains continuous (Box) actions only")
@@ -121,6 +181,49 @@ def test_gym_needs_a_box_action_env_id() -> None:
         "cannot make Gymnasium env Hoper-v5: Environment `Hoper` doesn't exist. Did you mean: `Hopper`?")
     assert error_of("Gym", build=True, env_id="Pendulum-v1", env_kwargs={"bogus": 1}).startswith(
         "task.env_kwargs={'bogus': 1}: Pendulum-v1 rejects them")
+
+
+# ------------------------------------------------------------------------------------------------ defaults
+def hydra_value(value: Any) -> str:
+    """``value`` as a Hydra command-line override value."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower() if value is not None else "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, list):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def leaves(tree: dict[str, Any], prefix: str) -> list[str]:
+    """``prefix.key=value`` for every leaf of ``tree`` (nested dicts expanded)."""
+    out = []
+    for key, value in tree.items():
+        out += leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}={hydra_value(value)}"]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(tasks.TASKS))
+def test_task_yaml_holds_only_name_and_num_envs_and_every_key_overrides_without_plus(name: str) -> None:
+    """``cfg/task/<name>.yaml`` pulls its settings from ``task_schema/<name>`` (``tasks.defaults``, registered by
+    ``train.register_task_schemas``): the composed config is the typed defaults, and every one of them can be
+    overridden as ``task.<key>=v`` (nested: ``task.rewards.<key>=v``) without ``+``."""
+    raw = yaml.safe_load((ROOT / "cfg" / "task" / f"{name}.yaml").read_text())
+    assert raw == {"defaults": [f"/task_schema/{name}@_here_", "_self_"], "name": name, "num_envs": raw["num_envs"]}
+    defaults = tasks.defaults(name)
+    assert defaults and defaults == tasks.settings_model(name)().model_dump(mode="json")  # plain data
+    cfg = OmegaConf.to_container(compose_cfg([f"task={name}", *leaves(defaults, "task.")]).task)
+    assert (cfg.pop("name"), cfg.pop("num_envs")) == (name, raw["num_envs"]) and cfg == defaults
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "mujoco_warp"])
+def test_sim_yaml_holds_only_the_backend_and_every_key_overrides_without_plus(backend: str) -> None:
+    raw = yaml.safe_load((ROOT / "cfg" / "sim" / f"{backend}.yaml").read_text())
+    assert raw == {"defaults": [f"/sim_schema/{backend}@_here_", "_self_"], "backend": backend}
+    defaults = tasks.sim_defaults(backend)
+    cfg = OmegaConf.to_container(compose_cfg([f"sim={backend}", *leaves(defaults, "sim.")]).sim)
+    assert cfg == defaults == tasks.sim_model({"backend": backend})().model_dump(mode="json")
+    assert tasks.sim_model(cfg)(**cfg).backend_options()["nthread"] == 0  # what the backend constructor gets
 
 
 # ------------------------------------------------------------------------------------------------ tasks

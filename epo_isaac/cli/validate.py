@@ -118,11 +118,24 @@ def annotation_at(model: type[BaseModel], loc: list[Any]) -> Any:
             annotation = typing.Annotated[(field.annotation, *field.metadata)] if field.metadata \
                 else field.annotation
         elif isinstance(part, int):
-            items = [a for a in _flatten(annotation) if typing.get_origin(a) is list]
-            annotation = typing.get_args(items[0])[0] if items else None
+            annotation = _item(annotation, part)
         else:
             return None
     return annotation
+
+
+def _item(annotation: Any, index: int) -> Any:
+    """The annotation of item ``index`` of a list or tuple annotation (``list[X]``, ``tuple[X, Y]``, ``tuple[X, ...]``;
+    ``Annotated`` and unions looked through), or None."""
+    for a in _flatten(annotation):
+        while hasattr(a, "__metadata__"):
+            a = typing.get_args(a)[0]
+        args = typing.get_args(a)
+        if typing.get_origin(a) is list and args:
+            return args[0]
+        if typing.get_origin(a) is tuple and args:
+            return args[0] if len(args) == 2 and args[1] is Ellipsis else args[min(index, len(args) - 1)]
+    return None
 
 
 def constraints(annotation: Any) -> list[Any]:
@@ -138,7 +151,8 @@ def constraints(annotation: Any) -> list[Any]:
 
 def _number(annotation: Any) -> str:
     """``"an integer"`` for an int field, else ``"a number"``."""
-    bases = [typing.get_args(a)[0] if hasattr(a, "__metadata__") else a for a in _flatten(annotation)]
+    bases = [b for a in _flatten(annotation)
+             for b in (_flatten(typing.get_args(a)[0]) if hasattr(a, "__metadata__") else [a])]
     return "an integer" if int in bases and float not in bases else "a number"
 
 

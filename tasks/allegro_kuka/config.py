@@ -1,145 +1,145 @@
 """Typed settings of the Allegro-Kuka tasks and the table of the eight variants (spec defaults; §1, §2.5, §4,
 §5, §7, §8, §9, §10, §13).
 
-:class:`AllegroKukaConfig` declares every setting once, with its type and spec default; :data:`VARIANTS` says
-what makes each registered task (``tasks.TASKS``) what it is: its subtask, arms, obstacle and only the settings
-that differ from the defaults. ``cfg/task/<Name>.yaml`` lists the same user settings for Hydra; a test checks
-each file equals :meth:`Variant.user_defaults`. No simulator is imported here. Spec: docs/spec/allegro_kuka.md.
+:class:`AllegroKukaConfig` declares every setting once, as a pydantic model field with its type, range and spec
+default; :data:`VARIANTS` says what makes each registered task (``tasks.TASKS``) what it is: its subtask, arms,
+obstacle and only the settings that differ from the defaults. :meth:`Variant.settings_model` is what a user may
+set for one variant (``task.<key>``), with that variant's defaults; ``cfg/task/<Name>.yaml`` holds only ``name``
+and ``num_envs`` and takes the rest from it (``train.py`` registers :meth:`Variant.defaults` with Hydra).
+No simulator is imported here. Spec: docs/spec/allegro_kuka.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from tasks import settings as S
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
-SUBTASKS = ("regrasping", "reorientation", "throw")
-STRUCTURE = {"structure": True}  # field metadata: chosen by the variant table, not a setting
-INTERNAL = {"internal": True}  # field metadata: set by the variant table only, not by users
-ONE_ARM = {"num_arms": 1}  # field metadata: a setting of the one-arm tasks only
+from tasks.settings import GENERATED, SETTINGS, Pair
 
-
-@dataclass(frozen=True)
-class RewardScales:
-    """Reward coefficients (§7; ``task.rewards.<name>``).
-
-    Attributes:
-        lifting_rew_scale: × clip(lift height, 0, 0.5) while not lifted.
-        lifting_bonus: one-off bonus when the object is first lifted.
-        lifting_bonus_threshold: lift height (m) above which the object counts as lifted.
-        distance_delta_rew_scale: × fingertip-approach progress (m).
-        keypoint_rew_scale: × keypoint-distance progress (m), only while lifted.
-        reach_goal_bonus: paid as reach_goal_bonus / success_steps on each near-goal step.
-        kuka_actions_penalty_scale: × Σ|arm joint velocity| (one arm only).
-        allegro_actions_penalty_scale: × Σ|hand joint velocity| (one arm only).
-    """
-
-    lifting_rew_scale: float = 20.0
-    lifting_bonus: float = 300.0
-    lifting_bonus_threshold: float = 0.15
-    distance_delta_rew_scale: float = 50.0
-    keypoint_rew_scale: float = 200.0
-    reach_goal_bonus: float = 1000.0
-    kuka_actions_penalty_scale: float = field(default=0.003, metadata=ONE_ARM)
-    allegro_actions_penalty_scale: float = field(default=0.0003, metadata=ONE_ARM)
+Subtask = Literal["regrasping", "reorientation", "throw"]
+Obstacle = Literal["hole", "partition", "barrier"]
+STRUCTURE = {"structure": True}  # json_schema_extra of a field chosen by the variant table, not a setting
+INTERNAL = {"internal": True}  # json_schema_extra of a field set by the variant table only, not by users
+ONE_ARM = {"num_arms": 1}  # json_schema_extra of a setting of the one-arm tasks only
 
 
-@dataclass(frozen=True)
-class AllegroKukaConfig:
-    """Everything that defines one Allegro-Kuka task variant.
+def _at_most_success_tolerance(value: float, info: ValidationInfo) -> float:
+    limit = info.data.get("success_tolerance")
+    if limit is not None and value > limit:
+        raise PydanticCustomError("tolerance_order", "expected <= success_tolerance ({limit})", {"limit": limit})
+    return value
 
-    Structure (chosen by :data:`VARIANTS`, not a setting):
-        subtask: "regrasping" | "reorientation" | "throw".
-        num_arms: 1 or 2.
-        obstacle: two-arm obstacle: None, "hole", "partition" or "barrier" (§13, see README).
 
-    Settings (``task.<name>``; snake_case forms of the IsaacGymEnvs keys):
-        episode_length: per-goal time budget in control steps (counter zeroed on success), §1.
-        success_steps: near-goal steps (cumulative) for a success, §5.2.
-        success_tolerance: initial tolerance; the keypoint threshold is ``tolerance * keypoint_scale`` (m).
-        target_success_tolerance: the curriculum's final tolerance (= initial: no curriculum), §5.3.
-        tolerance_curriculum_increment: multiplicative tightening step.
-        tolerance_curriculum_interval: control steps between tightenings.
-        max_consecutive_successes: episode ends after this many successes (0 = no cap), §5.4.
-        rewards: reward coefficients, §7 (:class:`RewardScales`; ``task.rewards.<name>``).
-        keypoint_scale: keypoint offsets as a multiple of the half object size, §4.2.
-        force_scale: random object force std per kg of object mass (N/kg), §4.5; 0 disables.
-        force_prob_range: (low, high) of the log-uniform per-env force probability.
-        force_decay, force_decay_interval: the force decays by ``force_decay`` every interval (s).
-        dof_speed_scale: one-arm arm joints' incremental target rate (rad/s at |a| = 1), §2.5 (one arm only).
-        actions_moving_average: alpha of the target moving average (1 = none), §2.5.
-        reset_dof_pos_random_interval_arm / _fingers: joint reset noise fraction c, §8.
-        reset_dof_vel_random_interval: joint velocity reset noise (rad/s), §8.
-        with_small_cuboids, with_big_cuboids, with_sticks: object families, §4.1 (False for all three:
-            every env gets the base 5 cm cube).
-        clamp_abs_observations: observation clamp, §6.
+def _ordered(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] > value[1]:
+        raise PydanticCustomError("range_order", "expected [low, high] with low <= high", {})
+    return value
 
-    Internal (set by :data:`VARIANTS` only):
-        tolerance_curriculum_min_successes: mean last-episode successes needed to tighten, §5.3.
-        fingertip_reset_distance: the env resets when a fingertip point is farther than this from the
-            object (m), §5.4; 0 disables (one-arm reorientation: 1.5).
+
+Probability = Annotated[float, Field(gt=0, le=1)]
+
+
+class RewardScales(BaseModel):
+    """Reward coefficients (§7; ``task.rewards.<name>``)."""
+
+    model_config = SETTINGS
+
+    lifting_rew_scale: float = Field(20.0, ge=0)
+    """× clip(lift height, 0, 0.5) while not lifted."""
+    lifting_bonus: float = Field(300.0, ge=0)
+    """One-off bonus when the object is first lifted."""
+    lifting_bonus_threshold: float = Field(0.15, gt=0)
+    """Lift height (m) above which the object counts as lifted."""
+    distance_delta_rew_scale: float = Field(50.0, ge=0)
+    """× fingertip-approach progress (m)."""
+    keypoint_rew_scale: float = Field(200.0, ge=0)
+    """× keypoint-distance progress (m), only while lifted."""
+    reach_goal_bonus: float = Field(1000.0, ge=0)
+    """Paid as reach_goal_bonus / success_steps on each near-goal step."""
+    kuka_actions_penalty_scale: float = Field(0.003, ge=0, json_schema_extra=ONE_ARM)
+    """× Σ|arm joint velocity| (one arm only)."""
+    allegro_actions_penalty_scale: float = Field(0.0003, ge=0, json_schema_extra=ONE_ARM)
+    """× Σ|hand joint velocity| (one arm only)."""
+
+
+class AllegroKukaConfig(BaseModel):
+    """Everything that defines one Allegro-Kuka task variant: the structure (``subtask``, ``num_arms``,
+    ``obstacle``: chosen by :data:`VARIANTS`), the user settings (``task.<name>``; snake_case forms of the
+    IsaacGymEnvs keys) and two internal fields set by the table only.
 
     Raises:
-        ValueError: an impossible combination or an out-of-range setting (at construction).
+        pydantic.ValidationError: a value out of its range or an impossible structure (at construction).
     """
 
-    subtask: str = field(metadata=STRUCTURE)
-    num_arms: int = field(metadata=STRUCTURE)
-    obstacle: str | None = field(default=None, metadata=STRUCTURE)
-    episode_length: int = 600
-    success_steps: int = 1
-    success_tolerance: float = 0.075
-    target_success_tolerance: float = 0.01
-    tolerance_curriculum_increment: float = 0.9
-    tolerance_curriculum_interval: int = 3000
-    tolerance_curriculum_min_successes: float = field(default=3.0, metadata=INTERNAL)
-    max_consecutive_successes: int = 50
-    rewards: RewardScales = field(default_factory=RewardScales)
-    keypoint_scale: float = 1.5
-    force_scale: float = 2.0
-    force_prob_range: tuple[float, float] = (0.001, 0.1)
-    force_decay: float = 0.99
-    force_decay_interval: float = 0.08
-    dof_speed_scale: float = field(default=10.0, metadata=ONE_ARM)
-    actions_moving_average: float = 1.0
-    reset_dof_pos_random_interval_arm: float = 0.1
-    reset_dof_pos_random_interval_fingers: float = 0.1
-    reset_dof_vel_random_interval: float = 0.5
-    with_small_cuboids: bool = True
-    with_big_cuboids: bool = True
-    with_sticks: bool = True
-    clamp_abs_observations: float = 10.0
-    fingertip_reset_distance: float = field(default=0.0, metadata=INTERNAL)
+    model_config = SETTINGS
 
-    def __post_init__(self) -> None:
-        if self.subtask not in SUBTASKS:
-            raise ValueError(f"subtask must be one of {SUBTASKS}, got {self.subtask!r}")
-        if self.num_arms not in (1, 2):
-            raise ValueError(f"num_arms must be 1 or 2, got {self.num_arms}")
+    subtask: Subtask = Field(json_schema_extra=STRUCTURE)
+    """regrasping | reorientation | throw."""
+    num_arms: Literal[1, 2] = Field(json_schema_extra=STRUCTURE)
+    """1 or 2."""
+    obstacle: Obstacle | None = Field(None, json_schema_extra=STRUCTURE)
+    """Two-arm reorientation obstacle: None, hole, partition or barrier (§13, see README)."""
+    episode_length: int = Field(600, ge=2)
+    """Control steps (60 Hz) allowed per goal; the counter restarts at each success (§1)."""
+    success_steps: int = Field(1, ge=1)
+    """Near-goal steps (cumulative) for one success (§5.2)."""
+    success_tolerance: float = Field(0.075, gt=0)
+    """Initial tolerance; the keypoint threshold is tolerance × keypoint_scale (m)."""
+    target_success_tolerance: Annotated[float, Field(gt=0), AfterValidator(_at_most_success_tolerance)] = 0.01
+    """The curriculum's final tolerance (= success_tolerance: no curriculum), §5.3."""
+    tolerance_curriculum_increment: float = Field(0.9, gt=0, le=1)
+    """Multiplicative tightening step of the tolerance."""
+    tolerance_curriculum_interval: int = Field(3000, ge=1)
+    """Control steps between tightenings (EPO's repo uses 300)."""
+    tolerance_curriculum_min_successes: float = Field(3.0, ge=0, json_schema_extra=INTERNAL)
+    """Mean last-episode successes needed to tighten, §5.3."""
+    max_consecutive_successes: int = Field(50, ge=0)
+    """The episode ends after this many successes (0: no cap), §5.4."""
+    rewards: RewardScales = Field(default_factory=RewardScales)
+    """Reward coefficients, §7 (``task.rewards.<name>``)."""
+    keypoint_scale: float = Field(1.5, gt=0)
+    """Keypoint offsets as a multiple of the half object size, §4.2."""
+    force_scale: float = Field(2.0, ge=0)
+    """Random object force std per kg of object mass (N/kg), §4.5; 0 disables."""
+    force_prob_range: Annotated[Pair(Probability), AfterValidator(_ordered)] = (0.001, 0.1)
+    """[low, high] of the log-uniform per-env force probability."""
+    force_decay: float = Field(0.99, ge=0, le=1)
+    """The force decays by this factor every force_decay_interval."""
+    force_decay_interval: float = Field(0.08, gt=0)
+    """Seconds per force_decay."""
+    dof_speed_scale: float = Field(10.0, ge=0, json_schema_extra=ONE_ARM)
+    """Arm joints' incremental target rate, rad/s at |action| = 1, §2.5 (one arm only)."""
+    actions_moving_average: float = Field(1.0, gt=0, le=1)
+    """Alpha of the target moving average (1: no smoothing), §2.5."""
+    reset_dof_pos_random_interval_arm: float = Field(0.1, ge=0, le=1)
+    """Arm joint reset noise fraction c, §8."""
+    reset_dof_pos_random_interval_fingers: float = Field(0.1, ge=0, le=1)
+    """Finger joint reset noise fraction c, §8."""
+    reset_dof_vel_random_interval: float = Field(0.5, ge=0)
+    """Joint velocity reset noise (rad/s), §8."""
+    with_small_cuboids: bool = True
+    """Object family, §4.1 (false for all three: every env gets the base 5 cm cube)."""
+    with_big_cuboids: bool = True
+    """Object family, §4.1."""
+    with_sticks: bool = True
+    """Object family, §4.1."""
+    clamp_abs_observations: float = Field(10.0, gt=0)
+    """Observation clamp, §6."""
+    fingertip_reset_distance: float = Field(0.0, ge=0, json_schema_extra=INTERNAL)
+    """The env resets when a fingertip point is farther than this from the object (m), §5.4; 0 disables."""
+
+    @model_validator(mode="after")
+    def _possible(self) -> AllegroKukaConfig:
         if self.num_arms == 2 and self.subtask == "throw":
             raise ValueError("the two-arm family has no throw subtask (spec §0)")
         if self.obstacle is not None and (self.num_arms != 2 or self.subtask != "reorientation"):
             raise ValueError("obstacles exist only in two-arm reorientation (spec §13)")
-        if self.episode_length < 2:
-            raise ValueError(f"episode_length must be >= 2, got {self.episode_length}")
-        if self.success_steps < 1:
-            raise ValueError(f"success_steps must be >= 1, got {self.success_steps}")
-        if not 0 < self.target_success_tolerance <= self.success_tolerance:
-            raise ValueError(
-                f"need 0 < target_success_tolerance ({self.target_success_tolerance}) <= "
-                f"success_tolerance ({self.success_tolerance})"
-            )
-        if not 0 < self.tolerance_curriculum_increment <= 1:
-            raise ValueError("tolerance_curriculum_increment must be in (0, 1]")
-        if not 0 < self.actions_moving_average <= 1:
-            raise ValueError("actions_moving_average must be in (0, 1]")
-        low, high = self.force_prob_range
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"force_prob_range must satisfy 0 < low <= high <= 1, got {low, high}")
+        return self
 
     @property
     def num_keypoints(self) -> int:
@@ -162,6 +162,7 @@ class Variant:
         subtask, num_arms, obstacle: as in :class:`AllegroKukaConfig`.
         overrides: settings (and internal fields) that differ from :class:`AllegroKukaConfig`'s defaults;
             a group is a nested mapping (``{"rewards": {"lifting_bonus": 100.0}}``).
+        name: the registered name (set by :data:`VARIANTS`); names the settings model (``<name>Settings``).
     """
 
     doc: str
@@ -169,34 +170,64 @@ class Variant:
     num_arms: int
     obstacle: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    name: str = "AllegroKuka"
 
-    def settings(self, *, internal: bool = False) -> dict[str, S.Setting]:
-        """What a user may set (``internal``: also what the table may set) for this variant: every field of
-        :class:`AllegroKukaConfig` but the structure, internal ones and another arm count's."""
-        def keep(f: dataclasses.Field) -> bool:
-            return (not f.metadata.get("structure") and (internal or not f.metadata.get("internal"))
-                    and f.metadata.get("num_arms", self.num_arms) == self.num_arms)
+    def settings_model(self, *, internal: bool = False) -> type[BaseModel]:
+        """What a user may set for this variant (``internal``: also what the table may set), with this variant's
+        defaults: the fields of :class:`AllegroKukaConfig` but the structure, internal ones and another arm
+        count's. Built once per variant."""
+        return _settings_model(self, internal)
 
-        return S.from_dataclass(AllegroKukaConfig, keep)
-
-    def config(self, settings: Mapping[str, Any] | None = None, owner: str = "this task") -> AllegroKukaConfig:
+    def config(self, settings: Mapping[str, Any] | None = None) -> AllegroKukaConfig:
         """The task's config: defaults, then :attr:`overrides`, then the user's ``settings`` (groups merged key
-        by key). ``owner`` names the task in messages.
+        by key).
 
         Raises:
-            TaskConfigError: an unknown or mistyped setting (one line naming it).
-            ValueError: an out-of-range value (:class:`AllegroKukaConfig`).
+            pydantic.ValidationError: an unknown setting, or a value of the wrong type or out of range (the
+                user's, checked against :meth:`settings_model`).
         """
-        settings = settings or {}
-        S.check(settings, self.settings(), owner=owner)
-        values = _merge(dict(self.overrides), settings)
-        return _build(AllegroKukaConfig, {**values, "subtask": self.subtask, "num_arms": self.num_arms,
-                                          "obstacle": self.obstacle})
+        user = self.settings_model().model_validate(dict(settings or {})).model_dump()
+        values = _merge(_merge({}, self.overrides), user)
+        return AllegroKukaConfig(subtask=self.subtask, num_arms=self.num_arms, obstacle=self.obstacle, **values)
 
-    def user_defaults(self) -> dict[str, Any]:
-        """This variant's value of every user setting, nested as in ``cfg/task/<Name>.yaml`` (tuples as
-        lists)."""
-        return _values(self.config(), self.settings())
+    def defaults(self) -> dict[str, Any]:
+        """This variant's value of every user setting as plain data, nested (tuples as lists)."""
+        from tasks.settings import defaults
+
+        return defaults(self.settings_model())
+
+
+_MODELS: dict[tuple[int, bool], tuple[Variant, type[BaseModel]]] = {}  # built once per variant
+
+
+def _settings_model(variant: Variant, internal: bool) -> type[BaseModel]:
+    key = (id(variant), internal)
+    if key not in _MODELS:
+        def keep(extra: dict[str, Any]) -> bool:
+            return (not extra.get("structure") and (internal or not extra.get("internal"))
+                    and extra.get("num_arms", variant.num_arms) == variant.num_arms)
+
+        _MODELS[key] = variant, _model(AllegroKukaConfig, f"{variant.name}Settings", keep,
+                                           variant.overrides)
+    return _MODELS[key][1]
+
+
+def _model(cls: type[BaseModel], name: str, keep: Any, overrides: Mapping[str, Any]) -> type[BaseModel]:
+    """``cls`` restricted to the fields ``keep(json_schema_extra)`` accepts, ``overrides`` as their defaults
+    (nested models likewise, named ``<name><Field>``)."""
+    fields: dict[str, Any] = {}
+    for key, info in cls.model_fields.items():
+        if not keep(info.json_schema_extra or {}):
+            continue
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            inner = _model(info.annotation, name.removesuffix("Settings") + key.title(), keep,
+                           overrides.get(key, {}))
+            fields[key] = (inner, Field(default_factory=inner, description=info.description))
+        else:
+            default = overrides.get(key, info.default)
+            hint = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            fields[key] = (hint, Field(default, description=info.description))
+    return create_model(name, __config__=GENERATED, __doc__=cls.__doc__, **fields)
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,42 +238,17 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _build(cls: type, values: Mapping[str, Any]) -> Any:
-    """Dataclass ``cls`` from ``values`` (nested dataclasses from nested mappings, lists as tuples of the
-    annotated item type)."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for key, value in values.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            value = _build(hint, value)
-        elif typing.get_origin(hint) is tuple:
-            value = tuple(float(v) if a is float else v for v, a in zip(value, typing.get_args(hint), strict=True))
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def _values(obj: Any, settings: Mapping[str, S.Setting]) -> dict[str, Any]:
-    """The values of ``settings`` in dataclass ``obj`` (groups as nested dicts, tuples as lists)."""
-    out = {}
-    for key, s in settings.items():
-        value = getattr(obj, key)
-        out[key] = (_values(value, s.group) if s.group is not None
-                    else list(value) if isinstance(value, tuple) else value)
-    return out
-
-
 def check_variants(variants: Mapping[str, Variant]) -> None:
-    """Raise :class:`~tasks.base.TaskConfigError` (one line naming the variant and the field) for an override
-    that :class:`AllegroKukaConfig` lacks, that is another arm count's, or of the wrong type; ValueError for an
+    """Raise ``pydantic.ValidationError`` (titled ``<variant>Settings``, naming the field) for an override
+    that :class:`AllegroKukaConfig` lacks, that is another arm count's, or of the wrong type or range, or for an
     impossible variant. Run on :data:`VARIANTS` at import."""
     for name, variant in variants.items():
-        S.check(variant.overrides, variant.settings(internal=True), owner=f"variant {name} (VARIANTS)",
-                prefix=f"VARIANTS[{name!r}] override ")
-        variant.config()
+        named = dataclasses.replace(variant, name=name)
+        named.settings_model(internal=True).model_validate(dict(variant.overrides))
+        named.config()
 
 
-VARIANTS: dict[str, Variant] = {
+VARIANTS: dict[str, Variant] = {name: dataclasses.replace(variant, name=name) for name, variant in {
     "AllegroKukaRegrasping": Variant(
         "One arm, regrasping (§5.1): lift the object to a goal point and hold it 30 steps; the object is put "
         "back on the table for every goal. Observation 99, action 23.",
@@ -274,5 +280,5 @@ VARIANTS: dict[str, Variant] = {
         "Two-arm reorientation with an impassable wall on the table middle; the object must be handed over "
         "around its side (EPO 'Barrier'; geometry not public: our design, see README). "
         "Observation 196, action 46.", "reorientation", 2, obstacle="barrier"),
-}
+}.items()}
 check_variants(VARIANTS)

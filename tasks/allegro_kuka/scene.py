@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from tasks.allegro_kuka import robot
-from tasks.base import TaskConfigError, closest
 
 DT = 1.0 / 120.0  # physics step (s); 2 per 60 Hz control step (§1, §14)
 SUBSTEPS = 2
@@ -47,42 +44,6 @@ OBSTACLES = (None, "hole", "partition", "barrier")
 #   partition board (movable):            type 8, affinity 6  -> hits robot and object, not the table
 STATIC, ROBOT, OBJECT_BITS, PARTITION = (1, 0), robot.ROBOT_BITS, (4, 7), (8, 6)
 
-# MuJoCo <option> contact settings a user may change (``sim.contact.<name>=``): name -> allowed values or type.
-# Defaults chosen by measurement (bench/grasp.py; tasks/allegro_kuka/README.md "Model and simulator
-# differences"): pyramidal cones at impratio 1 let a held cube creep out of the hand in seconds.
-CONTACT_SETTINGS: dict[str, tuple[str, ...] | type] = {
-    "cone": ("pyramidal", "elliptic"), "impratio": float, "noslip_iterations": int}
-CONTACT_DEFAULTS: dict[str, Any] = {"cone": "elliptic", "impratio": 10.0, "noslip_iterations": 0}
-
-
-def contact_options(overrides: Mapping[str, Any] | None = None) -> tuple[tuple[str, Any], ...]:
-    """:data:`CONTACT_DEFAULTS` with ``overrides`` applied, checked, as ``((name, value), ...)``.
-
-    Raises:
-        TaskConfigError: an unknown name (closest one suggested) or a value MuJoCo does not take (a cone other
-            than pyramidal/elliptic, impratio < 1 or not a number, negative or non-integer noslip_iterations);
-            the message names the field (``sim.contact.<name>``).
-    """
-    out = dict(CONTACT_DEFAULTS)
-    for name, value in (overrides or {}).items():
-        allowed = CONTACT_SETTINGS.get(name)
-        if allowed is None:
-            raise TaskConfigError(f"unknown contact setting sim.contact.{name}{closest(str(name), CONTACT_SETTINGS)}"
-                                  f"; valid: {', '.join(CONTACT_SETTINGS)}")
-        if isinstance(allowed, tuple):
-            ok = value in allowed
-        elif allowed is float:
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 1
-        else:
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        if not ok:
-            want = " or ".join(allowed) if isinstance(allowed, tuple) else (
-                "a number >= 1" if allowed is float else "an int >= 0")
-            raise TaskConfigError(f"sim.contact.{name}={value!r} is not a valid MuJoCo setting: expected {want}")
-        out[name] = value
-    return tuple(out.items())
-
-
 @dataclass(frozen=True)
 class SceneSpec:
     """What to put in the scene.
@@ -95,7 +56,9 @@ class SceneSpec:
         obstacle: two-arm obstacle: None, "hole" (§13), "partition" (sliding board), "barrier" (wall, no
             opening).
         object_size: full side lengths (m) of the template cuboid; backends may change it per env.
-        contact: MuJoCo ``<option>`` contact settings, ``((name, value), ...)`` from :func:`contact_options`.
+
+    The MuJoCo contact options (cone, impratio, no-slip passes) are simulator settings, not the scene's: the
+    backend applies ``sim.contact`` (:class:`tasks.sim.config.ContactConfig`) to the compiled model.
     """
 
     num_arms: int = 1
@@ -103,7 +66,6 @@ class SceneSpec:
     bucket: bool = False
     obstacle: str | None = None
     object_size: tuple[float, float, float] = (0.05, 0.05, 0.05)
-    contact: tuple[tuple[str, Any], ...] = field(default_factory=contact_options)
 
     def __post_init__(self) -> None:
         if self.num_arms not in (1, 2):
@@ -303,7 +265,6 @@ def scene_xml(spec: SceneSpec) -> str:
     elif spec.goal == "box":
         goal = _geom("goal_geom", "box", half, bits=(0, 0), rgba="0.1 0.9 0.1 0.4")
     goal_body = f'<body name="goal" mocap="true" pos="0 0.2 0.9">{goal}</body>' if goal else ""
-    contact = " ".join(f'{k}="{v}"' for k, v in spec.contact)
     sensors = []
     # grouped by kind so that each state tensor is one slice of sensordata (tasks/sim/base.SENSOR_GROUPS)
     for s in ("framepos", "framequat", "framelinvel", "frameangvel"):
@@ -315,7 +276,7 @@ def scene_xml(spec: SceneSpec) -> str:
     sensors += [f'<jointvel joint="{j}"/>' for j in _dof_names(spec)]
     return f"""<mujoco model="allegro_kuka">
 <compiler angle="radian" autolimits="true"/>
-<option timestep="{DT:.12g}" integrator="implicitfast" gravity="0 0 -9.81" {contact}/>
+<option timestep="{DT:.12g}" integrator="implicitfast" gravity="0 0 -9.81"/>
 <visual><global offwidth="1280" offheight="720"/><quality shadowsize="2048"/></visual>
 <asset>
 <texture name="grid" type="2d" builtin="checker" rgb1="0.25 0.28 0.32" rgb2="0.3 0.33 0.37"

@@ -26,48 +26,14 @@ from tasks.allegro_kuka.config import AllegroKukaConfig
 from tasks.allegro_kuka.objects import cuboid_mass_inertia, object_world_fields
 from tasks.allegro_kuka.observations import ObservationBuffer, observation_size
 from tasks.allegro_kuka.rewards import lift_height, reward_terms, total_reward, update_lifted
-from tasks.allegro_kuka.scene import DT as SCENE_DT
-from tasks.allegro_kuka.scene import (
-    OBJECT_BASE_SIZE,
-    SceneInfo,
-    SceneSpec,
-    assign_objects,
-    build_scene,
-    contact_options,
-    cuboid_scales,
-)
+from tasks.allegro_kuka.scene import OBJECT_BASE_SIZE, SceneSpec, assign_objects, build_scene, cuboid_scales
 from tasks.base import BatchedTask
-from tasks.sim.base import BatchedSim
+from tasks.sim import make_sim
+from tasks.sim.config import MujocoConfig
 
 ARM_DOFS, HAND_DOFS = 7, 16
 DOFS_PER_ARM = ARM_DOFS + HAND_DOFS
 OBJECT_START_Z = 0.63  # nominal object start height z0 (m), §4.4 / §7
-
-
-def make_backend(scene: SceneInfo, num_envs: int, *, object_sizes: np.ndarray, seed: int, device: str,
-                 sim: dict[str, Any]) -> BatchedSim:
-    """Build the physics backend from the ``sim`` settings (``cfg/sim/*.yaml``), env ``i``'s object with the
-    full side lengths ``object_sizes[i]`` (``[N, 3]`` m).
-
-    Keys: ``backend`` (default "mujoco"), ``num_threads`` (0 = all cores), ``substeps`` (physics steps
-    per control step), ``physics_dt`` (s; must equal the scene's 1/120 s); any other key goes to the
-    backend constructor unchanged.
-
-    Raises:
-        ValueError: unknown backend or a physics_dt the scene does not use; ImportError: simulator missing;
-        TypeError: a setting the backend does not take, or a backend that misses part of the contract.
-    """
-    from tasks.sim import make_sim
-
-    settings = dict(sim)
-    backend = settings.pop("backend", "mujoco")
-    physics_dt = settings.pop("physics_dt", None)
-    if physics_dt is not None and abs(float(physics_dt) - SCENE_DT) > 1e-9:
-        raise ValueError(f"physics_dt={physics_dt} is not supported: the scene is built for {SCENE_DT} s")
-    if "num_threads" in settings:
-        settings["nthread"] = int(settings.pop("num_threads"))
-    return make_sim(backend, scene, num_envs, world_fields=object_world_fields(scene, object_sizes), seed=seed,
-                    device=device, **settings)
 
 
 class AllegroKukaTask(BatchedTask):
@@ -76,13 +42,15 @@ class AllegroKukaTask(BatchedTask):
     Args:
         cfg: the variant and its settings (``AllegroKukaConfig``; built from ``config.VARIANTS``).
         num_envs: N. seed: seeds every random draw of the task (goals, resets, forces).
-        device: torch device of the returned tensors. sim: backend settings for ``make_backend``.
+        device: torch device of the returned tensors. sim: the validated simulator settings
+            (:func:`tasks.sim.sim_config`; None: ``sim=mujoco``'s defaults), handed whole to
+            :func:`tasks.sim.make_sim`.
 
     Observation ``[N, 117 | 99 | 196 | 169]`` float32 (§6), actions ``[N, 23 | 46]`` in [-1, 1] (§2.5).
     """
 
     def __init__(self, cfg: AllegroKukaConfig, *, num_envs: int, seed: int = 0, device: str = "cpu",
-                 sim: dict[str, Any] | None = None) -> None:
+                 sim: MujocoConfig | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.cfg = cfg
@@ -98,13 +66,13 @@ class AllegroKukaTask(BatchedTask):
         self.generator.manual_seed(int(seed))
 
         goal = "box" if cfg.subtask == "reorientation" else "sphere"
-        sim = dict(sim or {})
         self.scene = build_scene(SceneSpec(num_arms=a, goal=goal, bucket=cfg.subtask == "throw",
-                                           obstacle=cfg.obstacle, contact=contact_options(sim.pop("contact", None))))
+                                           obstacle=cfg.obstacle))
         families = (cfg.with_small_cuboids, cfg.with_big_cuboids, cfg.with_sticks)
         sizes = (assign_objects(n, cuboid_scales(*families)) if any(families)
-                 else np.full((n, 3), OBJECT_BASE_SIZE))
-        self.sim = make_backend(self.scene, n, object_sizes=sizes, seed=int(seed), device=str(dev), sim=sim)
+                 else np.full((n, 3), OBJECT_BASE_SIZE))  # [N, 3] full side lengths (m) of each env's object
+        self.sim = make_sim(sim or MujocoConfig(), self.scene, n, world_fields=object_world_fields(self.scene, sizes),
+                            seed=int(seed), device=str(dev))
         self.control_dt = float(self.sim.control_dt)
 
         # constants

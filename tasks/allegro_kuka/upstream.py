@@ -6,7 +6,7 @@ values it gets. Facts from IsaacGymEnvs 1.5.1 (spec §0): ``isaacgym_task_map`` 
 two arms: regrasping, reorientation); their configs are ``cfg/task/AllegroKuka.yaml`` (+
 ``AllegroKukaTwoArmsLSTM.yaml`` for two arms) with ``cfg/task/env/<subtask>.yaml`` merged into ``env``.
 
-The mapping, said once: every user setting of a variant (:meth:`Variant.settings`, ``rewards.*`` flattened)
+The mapping, said once: every user setting of a variant (:meth:`Variant.settings_model`, ``rewards.*`` flattened)
 goes to the upstream ``env`` key that is its camelCase form (``episode_length`` -> ``episodeLength``,
 ``rewards.lifting_bonus`` -> ``liftingBonus``); the internal fields (curriculum minimum successes 3.0, the
 1.5 m fingertip reset) are hard-coded upstream with the same values and are not passed.
@@ -15,7 +15,6 @@ goes to the upstream ``env`` key that is its camelCase form (``episode_length`` 
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,11 +55,12 @@ def camel(snake: str) -> str:
 def env_settings(name: str, cfg: AllegroKukaConfig) -> dict[str, Any]:
     """The upstream ``env`` values of task ``name`` built with ``cfg``: ``subtask`` and the camelCase key of every
     user setting (tuples as lists)."""
-    values = dataclasses.asdict(cfg)
+    values = cfg.model_dump(mode="json")
     out: dict[str, Any] = {"subtask": cfg.subtask}
-    for key, setting in VARIANTS[name].settings().items():
-        items = values[key].items() if setting.group is not None else [(key, values[key])]
-        out.update({camel(k): list(v) if isinstance(v, tuple) else v for k, v in items})
+    for key, info in VARIANTS[name].settings_model().model_fields.items():
+        group = info.annotation if isinstance(values[key], dict) else None  # a nested model: rewards
+        items = [(k, values[key][k]) for k in group.model_fields] if group is not None else [(key, values[key])]
+        out.update({camel(k): v for k, v in items})
     return out
 
 

@@ -12,9 +12,10 @@ What a scene gives a backend (:class:`Scene`, e.g. ``tasks.allegro_kuka.scene.Sc
     step, as PhysX does; 0 or an empty array: no limit).
     Optional: ``max_contacts`` / ``max_constraints`` (contacts / constraint rows per world, a measured worst case
     with headroom) for backends with fixed buffers (MuJoCo Warp); absent or 0: the backend's own guess.
-What a task may give a backend besides (constructor keywords, :func:`tasks.sim.make_sim`):
-    ``world_fields`` (:data:`WorldFields`: per-world values of model fields, e.g. each env's object size,
-    mass and inertia), ``nthread``, ``device``, ``substeps``, ``seed``, and backend-specific options.
+What a backend is built with (constructor keywords, :func:`tasks.sim.make_sim`): the user's ``sim.*`` settings
+    (:mod:`tasks.sim.config`: ``nthread``, ``substeps``, ``refresh_sensors``, ``contact`` and backend-specific
+    options, from ``SimConfig.backend_options()``), and from the task ``world_fields`` (:data:`WorldFields`:
+    per-world values of model fields, e.g. each env's object size, mass and inertia), ``device``, ``seed``.
 What a backend exposes: the attributes :data:`CONTRACT` lists (checked by :meth:`BatchedSim.check_contract`
 when :func:`tasks.sim.make_sim` builds it) and the abstract methods of :class:`BatchedSim`.
 

@@ -3,7 +3,7 @@
 Constructor::
 
     MujocoBatchedSim(scene, num_envs, *, world_fields=None, nthread=0, device="cpu", substeps=2, seed=0,
-                     refresh_sensors=False, persistent=False)
+                     refresh_sensors=False, persistent=False, contact=None)
 
 * ``scene``: a :class:`tasks.sim.base.Scene` (e.g. :class:`tasks.allegro_kuka.scene.SceneInfo`).
 * ``world_fields``: per-world model fields (:data:`tasks.sim.base.WorldFields`, e.g. each env's object size,
@@ -15,6 +15,7 @@ Constructor::
   that derived quantities describe the state before the last 1/120 s substep (joint, body and site
   state lag the end of the control step by one substep); True adds a position/velocity pass after the
   last substep so they describe its end, as Isaac Gym's refreshed tensors do, at about 20 % more cost.
+* ``contact``: MuJoCo ``<option>`` contact settings (:class:`tasks.sim.config.ContactConfig`; None: its defaults).
 * ``persistent``: False (default) lets each thread reuse one hot MjData and load only each world's small
   state row (qpos, qvel, warm start, controls, forces, mocap) per call; True keeps a full MjData per
   world, which at 2 substeps per call runs ~25 % slower (cache misses). Results are bit-identical.
@@ -38,8 +39,8 @@ import torch
 from mujoco import batch as mjbatch
 
 from tasks.sim.base import BatchedSim, Scene, WorldFields
-
-_ELEMENTS = {"geom": "geom", "body": "body", "jnt": "joint", "site": "site", "actuator": "actuator"}
+from tasks.sim.config import ContactConfig
+from tasks.sim.mujoco_model import addresses, compile_model, element_id
 
 
 def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -62,51 +63,30 @@ def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(x)
 
 
-def element_id(model: mujoco.MjModel, field: str, element: str) -> int:
-    """Index of element ``element`` in model field ``field`` (``geom_size`` + ``"object_geom"`` -> its geom id).
-
-    Raises:
-        ValueError: the field's prefix is not a known element kind, or the model has no such element.
-    """
-    kind = _ELEMENTS.get(field.split("_")[0])
-    if kind is None:
-        raise ValueError(f"world field {field!r}: expected a geom_, body_, jnt_, site_ or actuator_ model field")
-    try:
-        return int(getattr(model, kind)(element).id)
-    except KeyError as err:
-        raise ValueError(f"world field {field!r}: the scene has no {kind} named {element!r}") from err
-
-
 class MujocoBatchedSim(BatchedSim):
     """N worlds of one MJCF scene on MuJoCo's batched CPU stepping (see module docstring)."""
 
     def __init__(self, scene: Scene, num_envs: int, *, world_fields: WorldFields | None = None,
                  nthread: int = 0, device: str | torch.device = "cpu", substeps: int = 2, seed: int = 0,
-                 refresh_sensors: bool = False, persistent: bool = False) -> None:
+                 refresh_sensors: bool = False, persistent: bool = False,
+                 contact: ContactConfig | None = None) -> None:
         self.scene, self.num_envs, self.seed = scene, int(num_envs), seed
         self.device = torch.device(device)
         self.substeps = substeps
         self._stage = mujoco.mjtStage.mjSTAGE_VEL if refresh_sensors else mujoco.mjtStage.mjSTAGE_NONE
         self._models: dict[int, mujoco.MjModel] = {}
-        self.model = mujoco.MjModel.from_xml_string(scene.xml)
+        self.model = compile_model(scene, contact)
         m = self.model
         self.control_dt = float(m.opt.timestep * substeps)
         self.batch = mjbatch.Batch(m, self.num_envs, nthread=nthread, persistent=persistent)
         b = self.batch
         n = self.num_envs
 
-        jid = [m.joint(j).id for j in scene.dof_names]
-        self._qadr, self._vadr = m.jnt_qposadr[jid], m.jnt_dofadr[jid]
-        self._act = np.array([m.actuator(j).id for j in scene.dof_names])
+        adr = addresses(m, scene)
+        self._qadr, self._vadr, self._act = adr.qpos, adr.qvel, adr.actuator
         self._act_cols = _as_slice(self._act)  # a slice when consecutive: no fancy indexing per step
-        pj = [m.joint(j).id for j in getattr(scene, "passive_joints", [])]
-        self._pq, self._pv = m.jnt_qposadr[pj], m.jnt_dofadr[pj]
-        self._body_ids = np.array([m.body(name).id for name in scene.body_names])
-        self._free_adr = {}
-        for i, bid in enumerate(self._body_ids):
-            ja = m.body_jntadr[bid]
-            if ja >= 0 and m.jnt_type[ja] == mujoco.mjtJoint.mjJNT_FREE:
-                self._free_adr[i] = (m.jnt_qposadr[ja], m.jnt_dofadr[ja])
+        self._pq, self._pv = adr.passive_qpos, adr.passive_qvel
+        self._body_ids, self._free_adr = adr.bodies, adr.free
 
         self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
         self._xfrc, self._warm = b.bind("xfrc_applied"), b.bind("qacc_warmstart")
@@ -127,7 +107,7 @@ class MujocoBatchedSim(BatchedSim):
                                             device=self.device)
         # initial state: model defaults + the default robot pose, targets = pose
         all_ids = torch.arange(n)
-        self.reset_dofs(all_ids, self.default_dof_pos.expand(n, -1), torch.zeros(n, len(jid)))
+        self.reset_dofs(all_ids, self.default_dof_pos.expand(n, -1), torch.zeros(n, len(self._qadr)))
 
     # ------------------------------------------------------------------------------------------- setup
     def _set_world_fields(self, fields: WorldFields) -> None:

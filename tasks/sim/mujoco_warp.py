@@ -4,7 +4,7 @@ Constructor::
 
     MujocoWarpBatchedSim(scene, num_envs, *, world_fields=None, device="cuda", substeps=2, seed=0,
                          nconmax=None, njmax=None, max_overflow_fraction=0.01, nthread=0,
-                         refresh_sensors=False)
+                         refresh_sensors=False, contact=None)
 
 Same arguments and tensors as :class:`tasks.sim.mujoco_cpu.MujocoBatchedSim` (``nthread`` is accepted and
 ignored). The state lives in Warp arrays viewed zero-copy as torch tensors (``wp.to_torch``); the
@@ -70,7 +70,8 @@ import warp as wp  # noqa: E402
 
 from tasks.base import TaskConfigError  # noqa: E402
 from tasks.sim.base import BatchedSim, Scene, WorldFields  # noqa: E402
-from tasks.sim.mujoco_cpu import element_id  # noqa: E402
+from tasks.sim.config import ContactConfig  # noqa: E402
+from tasks.sim.mujoco_model import addresses, compile_model, element_id  # noqa: E402
 
 _OT = mjw.OverflowType
 # the Data.overflow bits that mean a full buffer (dropped contacts or constraint rows); solver iteration limits
@@ -110,18 +111,17 @@ class MujocoWarpBatchedSim(BatchedSim):
     first step, s).
 
     Raises:
-        TaskConfigError: a CUDA ``device`` without a GPU, ``nconmax`` / ``njmax`` too small for the scene's
-            initial state, or a bad ``max_overflow_fraction`` (one line naming the setting).
+        TaskConfigError: a CUDA ``device`` without a GPU, or ``nconmax`` / ``njmax`` too small for the scene's
+            initial state (one line naming the setting). Ranges are checked by
+            :class:`tasks.sim.config.MujocoWarpConfig`.
         ContactOverflowError: from :meth:`step`, see the module docstring.
     """
 
     def __init__(self, scene: Scene, num_envs: int, *, world_fields: WorldFields | None = None,
                  device: str | torch.device = "cuda", substeps: int = 2, seed: int = 0,
                  nconmax: int | None = None, njmax: int | None = None, max_overflow_fraction: float = 0.01,
-                 nthread: int = 0, refresh_sensors: bool = False) -> None:
+                 nthread: int = 0, refresh_sensors: bool = False, contact: ContactConfig | None = None) -> None:
         t0 = time.perf_counter()
-        if not 0.0 <= float(max_overflow_fraction) <= 1.0:
-            raise TaskConfigError(f"sim.max_overflow_fraction={max_overflow_fraction}: expected a fraction in [0, 1]")
         self.scene, self.num_envs, self.seed, self.substeps = scene, int(num_envs), seed, substeps
         self.refresh_sensors, self.max_overflow_fraction = refresh_sensors, float(max_overflow_fraction)
         self.device = torch.device(device)
@@ -130,27 +130,21 @@ class MujocoWarpBatchedSim(BatchedSim):
         if self._wp_device != "cpu" and not wp.is_cuda_available():
             raise TaskConfigError(f"sim=mujoco_warp on device={device}: Warp sees no CUDA GPU; use device=cpu (Warp's "
                                   "CPU device: correct but about 300 world-steps/s) or sim=mujoco")
-        mjm = mujoco.MjModel.from_xml_string(scene.xml)
+        mjm = compile_model(scene, contact)
         self.model, n = mjm, self.num_envs
         self.control_dt = float(mjm.opt.timestep * substeps)
-        jid = [mjm.joint(j).id for j in scene.dof_names]
-        self._qadr = torch.as_tensor(mjm.jnt_qposadr[jid], device=self.device)
-        self._vadr = torch.as_tensor(mjm.jnt_dofadr[jid], device=self.device)
-        self._act = torch.as_tensor([mjm.actuator(j).id for j in scene.dof_names], device=self.device)
-        pj = [mjm.joint(j).id for j in getattr(scene, "passive_joints", [])]
-        self._pq = torch.as_tensor(mjm.jnt_qposadr[pj], device=self.device, dtype=torch.long)
-        self._pv = torch.as_tensor(mjm.jnt_dofadr[pj], device=self.device, dtype=torch.long)
-        self._body_ids = [mjm.body(b).id for b in scene.body_names]
-        self._free_adr = {}
-        for i, bid in enumerate(self._body_ids):
-            ja = mjm.body_jntadr[bid]
-            if ja >= 0 and mjm.jnt_type[ja] == mujoco.mjtJoint.mjJNT_FREE:
-                self._free_adr[i] = (int(mjm.jnt_qposadr[ja]), int(mjm.jnt_dofadr[ja]))
+        adr = addresses(mjm, scene)
+        self._qadr = torch.as_tensor(adr.qpos, device=self.device)
+        self._vadr = torch.as_tensor(adr.qvel, device=self.device)
+        self._act = torch.as_tensor(adr.actuator, device=self.device)
+        self._pq = torch.as_tensor(adr.passive_qpos, device=self.device, dtype=torch.long)
+        self._pv = torch.as_tensor(adr.passive_qvel, device=self.device, dtype=torch.long)
+        self._body_ids, self._free_adr = adr.bodies.tolist(), adr.free
 
         mjd = mujoco.MjData(mjm)
         default = np.asarray(scene.default_dof_pos, dtype=np.float64)
-        mjd.qpos[mjm.jnt_qposadr[jid]] = default
-        mjd.ctrl[[mjm.actuator(j).id for j in scene.dof_names]] = default
+        mjd.qpos[adr.qpos] = default
+        mjd.ctrl[adr.actuator] = default
         mujoco.mj_forward(mjm, mjd)
         self.nconmax = nconmax if nconmax is not None else getattr(scene, "max_contacts", None) or None
         self.njmax = njmax if njmax is not None else getattr(scene, "max_constraints", None) or None
@@ -170,7 +164,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._xfrc, self._warm = t(d.xfrc_applied), t(d.qacc_warmstart)
         self._mpos, self._mquat, self._sd = t(d.mocap_pos), t(d.mocap_quat), t(d.sensordata)
 
-        self._bind_sensors(self._sd, len(jid))
+        self._bind_sensors(self._sd, len(adr.qpos))
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         self.overflow = t(self._overflow_wp)
         self.overflow_worlds = 0
@@ -181,7 +175,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         limit = np.asarray(scene.dof_vel_limit, dtype=np.float32)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
         with wp.ScopedDevice(self._wp_device):  # joint speed limits, clamped after every substep (§2.3)
-            self._vcap_adr = wp.array(mjm.jnt_dofadr[jid][capped].astype(np.int32), dtype=int)
+            self._vcap_adr = wp.array(adr.qvel[capped].astype(np.int32), dtype=int)
             self._vcap = wp.array(limit[capped], dtype=float)
         self._graphs: dict[str, Any] = {}
         self._calls: dict[str, int] = {}

@@ -15,7 +15,6 @@ Regenerate it (and commit it) whenever physics or reward behaviour changes on pu
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 
 import tasks
 
@@ -34,15 +34,15 @@ EVENTS = {"episode_length": 16, "success_steps": 3, "success_tolerance": 0.6, "t
 ROLLOUTS = {"default": {}, "events": EVENTS}
 
 
-def flat_config(cfg: object) -> dict[str, object]:
-    """The dataclass ``cfg`` as ``{leaf name: value}`` (nested dataclasses flattened, tuples as lists)."""
+def flat_config(cfg: BaseModel) -> dict[str, object]:
+    """The settings model ``cfg`` as ``{leaf name: value}`` (nested models flattened, tuples as lists)."""
     out: dict[str, object] = {}
-    for f in dataclasses.fields(cfg):  # type: ignore[arg-type]
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
+    for name in type(cfg).model_fields:
+        value = getattr(cfg, name)
+        if isinstance(value, BaseModel):
             out.update(flat_config(value))
         else:
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[name] = list(value) if isinstance(value, tuple) else value
     return out
 
 

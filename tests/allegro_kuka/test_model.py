@@ -20,8 +20,9 @@ from tasks.allegro_kuka.scene import (
     palm_site,
 )
 from tasks.base import TaskConfigError
-from tasks.sim import BACKENDS, make_sim
+from tasks.sim import BACKENDS, make_sim, sim_config
 from tasks.sim.base import BatchedSim
+from tasks.sim.config import MujocoConfig
 from tasks.sim.mujoco_cpu import MujocoBatchedSim
 
 VARIANTS = [
@@ -240,10 +241,10 @@ def test_partition_is_reset_with_the_robot() -> None:
 
 def test_make_sim_errors_are_clear() -> None:
     with pytest.raises(TaskConfigError, match="valid backends"):
-        make_sim("physx", build_scene(), 1)
-    with pytest.raises(TaskConfigError, match="Isaac Gym is not on PyPI"):
-        make_sim("isaacgym", build_scene(), 1)
-    assert isinstance(make_sim("mujoco_cpu", build_scene(), 1, nthread=1), MujocoBatchedSim)
+        sim_config({"backend": "physx"})
+    with pytest.raises(TaskConfigError, match="sim=isaacgym is not a physics backend"):
+        make_sim(sim_config({"backend": "isaacgym"}), build_scene(), 1)
+    assert isinstance(make_sim(sim_config({"num_threads": 1}), build_scene(), 1), MujocoBatchedSim)
 
 
 class _NoUnstable(MujocoBatchedSim):
@@ -265,7 +266,7 @@ def test_backend_missing_part_of_the_contract_fails_at_build(monkeypatch: pytest
                                                              field: str) -> None:
     monkeypatch.setitem(BACKENDS, "incomplete", (f"{__name__}:{cls.__name__}", "nothing to install"))
     with pytest.raises(TypeError, match=field) as info:
-        make_sim("incomplete", build_scene(), 1, nthread=1)
+        make_sim(MujocoConfig.model_construct(backend="incomplete", num_threads=1), build_scene(), 1)
     assert "\n" not in str(info.value)
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import compose_cfg
+from omegaconf import OmegaConf
+from pydantic import ValidationError
 
 import tasks
 from tasks.allegro_kuka import kernels as K
@@ -90,13 +93,13 @@ def test_same_seed_same_trajectory(name: str) -> None:
 
 
 def test_unknown_and_bad_settings_fail_loudly() -> None:
-    with pytest.raises(tasks.TaskConfigError, match="lifting_rew_scal"):
+    with pytest.raises(ValidationError, match="lifting_rew_scal"):
         make("AllegroKukaRegrasping", lifting_rew_scal=1.0)
-    with pytest.raises(tasks.TaskConfigError, match="dof_speed_scale"):  # single-arm only setting
+    with pytest.raises(ValidationError, match="dof_speed_scale"):  # single-arm only setting
         make("AllegroKukaTwoArmsReorientation", dof_speed_scale=5.0)
-    with pytest.raises(ValueError, match="target_success_tolerance"):
+    with pytest.raises(ValidationError, match="target_success_tolerance"):
         make("AllegroKukaReorientation", target_success_tolerance=0.5)
-    with pytest.raises(tasks.TaskConfigError, match="task AllegroKukaThrow has no setting 'bogus'"):
+    with pytest.raises(ValidationError, match="AllegroKukaThrowSettings\nbogus"):
         registry.FACTORIES["AllegroKukaThrow"](num_envs=2, bogus=1)  # direct factory call: same check
 
 
@@ -107,26 +110,37 @@ def test_reward_settings_are_a_nested_group() -> None:
     env.close()
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"episode_lenght": 3}, "'episode_lenght' (did you mean 'episode_length'?)"),
-    ({"rewards": {"lifting_bonu": 1.0}}, "'rewards.lifting_bonu'"),
-    ({"dof_speed_scale": 5.0}, "'dof_speed_scale'"),  # a one-arm setting in a two-arm variant
-    ({"episode_length": "long"}, "episode_length=long: expected int"),
+@pytest.mark.parametrize(("overrides", "loc", "kind"), [
+    ({"episode_lenght": 3}, ("episode_lenght",), "extra_forbidden"),
+    ({"rewards": {"lifting_bonu": 1.0}}, ("rewards", "lifting_bonu"), "extra_forbidden"),
+    ({"dof_speed_scale": 5.0}, ("dof_speed_scale",), "extra_forbidden"),  # a one-arm setting in a two-arm variant
+    ({"episode_length": "long"}, ("episode_length",), "int_type"),
+    ({"fingertip_reset_distance": -1.0}, ("fingertip_reset_distance",), "greater_than_equal"),  # internal: range
 ])
-def test_unknown_variant_override_fails_naming_the_field(overrides: dict, field: str) -> None:
+def test_bad_variant_override_fails_naming_the_variant_and_field(overrides: dict, loc: tuple, kind: str) -> None:
     table = {"AllegroKukaBad": Variant("doc", "reorientation", 2, overrides=overrides)}
-    with pytest.raises(tasks.TaskConfigError) as info:
+    with pytest.raises(ValidationError) as info:
         check_variants(table)
-    assert field in str(info.value) and "AllegroKukaBad" in str(info.value) and "\n" not in str(info.value)
+    error = info.value.errors()[0]
+    assert info.value.title == "AllegroKukaBadSettings" and (error["loc"], error["type"]) == (loc, kind)
+
+
+def test_impossible_variant_fails() -> None:
+    with pytest.raises(ValidationError, match="no throw subtask"):
+        check_variants({"AllegroKukaBad": Variant("doc", "throw", 2)})
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_hydra_config_equals_the_typed_defaults(name: str) -> None:
-    """cfg/task/<Name>.yaml must list every user setting with the value of AllegroKukaConfig + VARIANTS[name]:
-    the typed config is the single source of truth, the yaml only exposes it to Hydra's ``task.x=...``."""
-    cfg = yaml.safe_load((CFG_DIR / f"{name}.yaml").read_text())
+    """cfg/task/<Name>.yaml holds only name and num_envs; the rest comes from Hydra's ConfigStore
+    (``task_schema/<Name>``, registered by ``train.register_task_schemas``) and equals AllegroKukaConfig +
+    VARIANTS[name]: the typed config is the single source of truth."""
+    raw = yaml.safe_load((CFG_DIR / f"{name}.yaml").read_text())
+    assert sorted(raw) == ["defaults", "name", "num_envs"] and raw["name"] == name
+    cfg = OmegaConf.to_container(compose_cfg([f"task={name}"]).task)
     assert cfg.pop("name") == name and cfg.pop("num_envs") > 0
-    assert cfg == VARIANTS[name].user_defaults()
+    assert cfg == VARIANTS[name].defaults() == tasks.defaults(name)
+    assert VARIANTS[name].config(cfg) == VARIANTS[name].config()  # the composed settings build the defaults
 
 
 def test_success_resamples_goal_and_zeroes_counters() -> None:

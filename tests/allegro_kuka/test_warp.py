@@ -54,8 +54,8 @@ def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
     if not wp.is_cuda_available():
         with pytest.raises(TaskConfigError, match=r"^sim=mujoco_warp on device=cuda: Warp sees no CUDA GPU"):
             MujocoWarpBatchedSim(build_scene(SceneSpec()), 2, device="cuda")
-    with pytest.raises(TaskConfigError, match=r"sim\.nconmax=.* / sim\.njmax=0 cannot hold"):
-        tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", sim={"backend": "mujoco_warp", "njmax": 0})
+    with pytest.raises(TaskConfigError, match=r"sim\.nconmax=.* / sim\.njmax=1 cannot hold"):
+        tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", sim={"backend": "mujoco_warp", "njmax": 1})
     sim = {"backend": "mujoco_warp", "njmax": 25, "max_overflow_fraction": 1.0}
     task = tasks.make("AllegroKukaRegrasping", num_envs=2, seed=0, device="cpu", sim=sim, force_scale=0.0)
     task.reset()

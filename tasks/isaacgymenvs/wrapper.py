@@ -2,7 +2,7 @@
 
 ``sim=isaacgym`` builds the IsaacGymEnvs AllegroKuka / AllegroKukaTwoArms task itself (their PhysX scene, reward
 and resets), not our kernels on another physics engine. This module imports neither ``isaacgym`` nor
-``isaacgymenvs`` at import time (:mod:`tasks.sim.isaacgym` is the import guard); :func:`load_task_yaml` and
+``isaacgymenvs`` at import time (:mod:`tasks.isaacgymenvs.guard` is the import guard); :func:`load_task_yaml` and
 :func:`make_vec_task` do, when a task is built. Facts used about IsaacGymEnvs 1.5.1 ([VT] ``vec_task.py``, [B]
 ``allegro_kuka_base.py``, [T2] ``allegro_kuka_two_arms.py``): ``step(actions)`` returns ``(obs_dict, rew_buf,
 reset_buf, extras)`` with ``extras["time_outs"]`` = ``progress_buf >= max_episode_length - 1`` among the resets;
@@ -57,17 +57,16 @@ def make_allegro_kuka(name: str, cfg: AllegroKukaConfig, *, num_envs: int, seed:
     """Our task ``name`` as the original IsaacGymEnvs task, ``num_envs`` envs on ``device``.
 
     ``seed`` seeds Python's, NumPy's and torch's global generators (the upstream tasks draw from them). ``sim``:
-    ``cfg/sim/isaacgym.yaml`` (``backend``, then overrides of the upstream ``sim`` section).
+    overrides of the upstream ``sim`` section (the extra keys of :class:`tasks.sim.config.IsaacGymConfig`).
 
     Raises:
         TaskConfigError: no IsaacGymEnvs counterpart (Partition, Barrier, Hole), or a config key the installed
             IsaacGymEnvs lacks.
     """
     task, subtask = upstream.counterpart(name)
-    overrides = {k: v for k, v in sim.items() if k != "backend"}
     dev = torch.device(device)
     config = upstream.task_config(name, cfg, load_task_yaml(task, subtask), num_envs=num_envs, device=dev.type,
-                                  sim=overrides)
+                                  sim=sim)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
