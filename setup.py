@@ -32,5 +32,8 @@ setup(
         "test": ["pytest>=8", "ruff>=0.5"],
         "warp": ["mujoco-warp>=4.0", "warp-lang>=1.19"],  # tested: mujoco-warp 4.0.0, warp-lang 1.19
         "cluster": ["hydra-joblib-launcher", "hydra-submitit-launcher"],
+        # mkdocs build --strict (the docs site); tested: mkdocs 1.6.1, mkdocs-material 9.8.2, mkdocstrings 1.0.8
+        # with mkdocstrings-python 2.0.11
+        "docs": ["mkdocs>=1.6.1", "mkdocs-material>=9.8.2", "mkdocstrings[python]>=1.0.8"],
     },
 )
