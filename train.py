@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,9 +396,12 @@ def wants_traceback(cfg: DictConfig | None) -> bool:
 
 @hydra.main(version_base="1.3", config_path="cfg", config_name="config")
 def main(cfg: DictConfig) -> None:
-    """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind."""
+    """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind; a task that produced
+    NaN/inf mid-run → one line on stderr (envs, epoch, log), exit code 1, run folder kept, traceback in the log."""
     run_dir = run_dir_of(cfg).resolve()
     debug = wants_traceback(cfg)
+    from epo_isaac.host.vecenv import NonFiniteError
+
     try:
         run(cfg)
     except user_errors() as err:
@@ -406,6 +410,15 @@ def main(cfg: DictConfig) -> None:
         remove_unstarted_run_dir(run_dir)
         print(f"error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except NonFiniteError as err:  # the task diverged mid-run: one line; the traceback goes to the log
+        log = run_dir / "train.log"
+        if debug or not log.is_file():
+            raise
+        with open(log, "a") as f:
+            traceback.print_exc(file=f)
+        print(f"error: {err}; the run folder {run_dir} and its checkpoints are kept, traceback in {log}",
+              file=sys.stderr, flush=True)
+        sys.exit(1)
     except BaseException:
         if (run_dir / "train.log").is_file():
             print(f"[epo_isaac] run failed; its folder {run_dir} is kept, log: {run_dir / 'train.log'}",

@@ -53,7 +53,7 @@ def snapshot(env: gym.Env) -> dict[str, Any] | None:
 
 def restore(env: gym.Env, state: dict[str, Any]) -> gym.Env:
     """Put :func:`snapshot`'s ``state`` back; returns the env to use from now on (a new object for pickled
-    envs, ``env`` itself for MuJoCo envs).
+    envs, ``env`` itself for MuJoCo envs), ready to step whether or not ``env`` was ever reset.
 
     Raises:
         ValueError: ``state`` does not fit ``env`` (another env id or model).
@@ -65,6 +65,9 @@ def restore(env: gym.Env, state: dict[str, Any]) -> gym.Env:
         raise ValueError("a MuJoCo env snapshot cannot be restored into a non-MuJoCo env")
     from tasks.sim.mujoco_state import set_state
 
+    # Reset first: the wrappers of an env never reset in this process (a resumed run's fresh envs) refuse to
+    # step (OrderEnforcing: ResetNeeded); what the reset drew (start state, RNG, time limit) is overwritten below.
+    env.reset()
     set_state(sim.model, sim.data, state["physics"])
     sim.np_random.bit_generator.state = state["rng"]
     limit = _time_limit(env)

@@ -16,30 +16,40 @@ from rl_games.common.ivecenv import IVecEnv
 
 
 class NonFiniteError(FloatingPointError):
-    """A task returned NaN/inf; the message names the envs and the quantity."""
+    """A task returned NaN/inf. The message names the quantity, the envs and the epoch; the same as data:
+    ``quantity`` (``observations`` | ``rewards``), ``envs`` (the first 10 bad env indices), ``count`` (bad envs in
+    total) and ``epoch`` (1-based; None before the first epoch)."""
+
+    def __init__(self, quantity: str, envs: list[int], count: int, epoch: int | None = None) -> None:
+        self.quantity, self.envs, self.count, self.epoch = quantity, envs, count, epoch
+        when = f"in epoch {epoch}" if epoch is not None else "before the first epoch"
+        super().__init__(f"non-finite {quantity} in env(s) {envs} ({count} in total) {when}; "
+                         "the task produced NaN/inf — check its physics state or reward terms")
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[int], int, int | None]]:  # pickle by the fields
+        return type(self), (self.quantity, self.envs, self.count, self.epoch)
 
 
-def check_finite(name: str, value: torch.Tensor) -> None:
-    """Raise :class:`NonFiniteError` naming the first bad env indices of ``value [N, ...]``."""
+def check_finite(name: str, value: torch.Tensor, epoch: int | None = None) -> None:
+    """Raise :class:`NonFiniteError` naming the first bad env indices of ``value [N, ...]`` and ``epoch``."""
     bad = ~torch.isfinite(value)
     if bad.any():
         rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()
-        raise NonFiniteError(
-            f"non-finite {name} in env(s) {rows[:10].tolist()} ({int(rows.numel())} in total); "
-            "the task produced NaN/inf — check its physics state or reward terms"
-        )
+        raise NonFiniteError(name, rows[:10].tolist(), int(rows.numel()), epoch)
 
 
 class BatchedTaskVecEnv(IVecEnv):
     """Presents a batched task to rl_games: tensors in, tensors out, ``infos`` with extras.
 
     ``infos`` carries the task extras (``time_outs``, ``successes``, ``true_objective``,
-    ``rewards``, ``scalars``) unchanged. Observations and rewards are checked for NaN/inf.
+    ``rewards``, ``scalars``) unchanged. Observations and rewards are checked for NaN/inf (a
+    :class:`NonFiniteError` names the epoch that rl_games' :meth:`set_train_info` announced last).
     """
 
     def __init__(self, task: Any, check_nan: bool = True) -> None:
         self.task = task
         self.check_nan = check_nan
+        self.epoch: int | None = None  # the epoch being collected (set_train_info); None before the first
         high = np.full(task.num_obs, np.inf, dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
         ones = np.ones(task.num_actions, dtype=np.float32)
@@ -48,14 +58,14 @@ class BatchedTaskVecEnv(IVecEnv):
     def step(self, actions: torch.Tensor):
         obs, reward, done, extras = self.task.step(actions)
         if self.check_nan:
-            check_finite("observations", obs)
-            check_finite("rewards", reward)
+            check_finite("observations", obs, self.epoch)
+            check_finite("rewards", reward, self.epoch)
         return obs, reward, done.to(torch.uint8), extras
 
     def reset(self) -> torch.Tensor:
         obs = self.task.reset()
         if self.check_nan:
-            check_finite("observations", obs)
+            check_finite("observations", obs, self.epoch)
         return obs
 
     def get_number_of_agents(self) -> int:
@@ -70,7 +80,10 @@ class BatchedTaskVecEnv(IVecEnv):
         }
 
     def set_train_info(self, env_frames: int, *args: Any, **kwargs: Any) -> None:
-        pass
+        """rl_games calls this at the start of every epoch with the agent (``args[0]``), whose ``epoch_num``
+        is then the epoch being collected."""
+        epoch = getattr(args[0], "epoch_num", None) if args else None
+        self.epoch = int(epoch) if epoch is not None else None
 
     def get_env_state(self) -> dict[str, Any]:
         return self.task.get_state()
