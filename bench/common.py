@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import train
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import train  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 
 

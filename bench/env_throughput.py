@@ -25,11 +25,16 @@ the worst task's ratio at N = 256 (or at the largest size measured when 256 is n
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/env_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.env_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path

@@ -18,11 +18,16 @@ return had reached 200; inf if one never did).
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/es.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.es", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import math
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +52,6 @@ def worker(task: str, algo: str, seed: int, seconds: float, out: Path) -> None:
     """One run; writes its curve to ``out``."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     from bench.common import run_training
 
     summary = run_training(overrides(task, algo, seed, seconds), Path(tempfile.mkdtemp()) / "run")

@@ -19,10 +19,15 @@ agent. Prints a table, saves a PNG, and ends with ``es_env_ratio=<float>`` (the 
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/es_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.es_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +47,6 @@ def worker(task_name: str, rounds: int) -> dict[str, float]:
     """Measure one task in this process (see the module docstring)."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     import torch
     from omegaconf import OmegaConf
     from rl_games.torch_runner import Runner

@@ -1,6 +1,6 @@
 """EPO vs SAPG vs PPO at equal env-step budgets on three Gymnasium tasks, plus a population-size ablation.
 
-    python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous]
+    python -m bench.evolution [--tasks HalfCheetah Hopper LunarLanderContinuous]
                               [--algos EPO EPO-gated SAPG PPO EPO-latched EPO-gentle] [--seeds 1 2 3 4 5]
                               [--frames-scale 1.0] [--jobs 2] [--no-resume]
                               [--ablation-task LunarLanderContinuous] [--ablation-sizes 4 8 16]
@@ -55,13 +55,18 @@ The last four lines are ``ga_generations_min=<int>`` (fewest GA generations of a
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/evolution.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.evolution", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import math
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -117,8 +122,7 @@ def _final(values: np.ndarray) -> float:
 def run_one(spec: Spec) -> dict[str, Any]:
     """Worker (a fresh process per run): train ``spec``, write and return its small result dict."""
     start = time.perf_counter()
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import run_training, series
+    from bench.common import run_training, series
 
     run_dir = RUNS / spec.name
     if run_dir.exists():  # left over by a killed run
@@ -345,8 +349,7 @@ def main() -> None:
             parser.error(f"--ablation-sizes: {m} does not divide {NUM_ENVS} envs")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per run
         os.environ.setdefault(var, "1")
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import RESULTS
+    from bench.common import RESULTS
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     specs = build_specs(args)

@@ -14,11 +14,16 @@ speed-up. Prints a table, saves a PNG, ends with ``allreduce_share=<float>`` (th
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/scaling.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.scaling", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,7 +56,6 @@ def worker(task: str, epochs: int, out: Path) -> None:
     """One run (1 rank, or one rank of a torchrun launch); rank 0 writes ``out``."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     from bench.common import run_training
 
     ranks = int(os.environ.get("WORLD_SIZE", "1"))

@@ -25,11 +25,16 @@ Prints one table row per task and ends with ``train_env_ratio=<float>`` (the wor
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/train_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.train_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import resource
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -173,7 +178,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--worker", choices=("env", "train"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        sys.path.insert(0, str(ROOT))
         run = env_only if args.worker == "env" else train
         print(json.dumps(run(args.tasks[0], args.epochs, args.overrides)))
         return

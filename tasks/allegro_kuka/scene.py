@@ -48,7 +48,7 @@ OBSTACLES = (None, "hole", "partition", "barrier")
 STATIC, ROBOT, OBJECT_BITS, PARTITION = (1, 0), robot.ROBOT_BITS, (4, 7), (8, 6)
 
 # MuJoCo <option> contact settings a user may change (``sim.contact.<name>=``): name -> allowed values or type.
-# Defaults chosen by measurement (bench/grasp.py; tasks/allegro_kuka/README.md "Model and simulator
+# Defaults chosen by measurement (python -m bench.grasp; tasks/allegro_kuka/README.md "Model and simulator
 # differences"): pyramidal cones at impratio 1 let a held cube creep out of the hand in seconds.
 CONTACT_SETTINGS: dict[str, tuple[str, ...] | type] = {
     "cone": ("pyramidal", "elliptic"), "impratio": float, "noslip_iterations": int}
@@ -145,7 +145,7 @@ class SceneInfo:
 
 
 # num_arms -> (contacts, constraint rows) per world for MuJoCo Warp's fixed buffers (sim.nconmax / sim.njmax
-# override them). Worst case measured on CPU MuJoCo by bench/warp_capacity.py (8 worlds x 1000 random-action
+# override them). Worst case measured on CPU MuJoCo by python -m bench.warp_capacity (8 worlds x 1000 random-action
 # steps per task, and bench.grasp's scripted closing-hand grasps): one arm 14 contacts / 69 rows, two arms
 # 14 / 90. Chosen: about 2x (one arm) and, for two arms, room for both hands grasping (2 x 14 contacts) x 1.7.
 WARP_CAPACITY: dict[int, tuple[int, int]] = {1: (32, 144), 2: (48, 192)}
