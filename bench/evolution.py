@@ -76,7 +76,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT
+
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
 ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")

@@ -23,12 +23,12 @@ if not __package__:  # run as ``python bench/scaling.py``: the package imports b
 import argparse
 import json
 import os
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT, launch
+
 COLLECTIVES = ("all_reduce", "broadcast", "all_gather", "all_gather_object", "broadcast_object_list")
 
 
@@ -91,14 +91,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir = ROOT / "bench" / "results" / "scaling"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for task in args.tasks:
         for ranks in (1, 2):
             out = out_dir / f"{task}_{ranks}.json"
-            launcher = [sys.executable] if ranks == 1 else [sys.executable, "-m", "torch.distributed.run",
-                                                            "--standalone", f"--nproc_per_node={ranks}"]
-            cmd = [*launcher, "-m", "bench.scaling", "--epochs", str(args.epochs), "--worker", task, str(out)]
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+            proc = launch(["-m", "bench.scaling", "--epochs", str(args.epochs), "--worker", task, str(out)], ranks,
+                          env={"OMP_NUM_THREADS": "1"})
             if proc.returncode:
                 sys.exit(f"{task} on {ranks} rank(s) failed:\n{proc.stderr[-3000:]}")
             rows.append(json.loads(out.read_text()))

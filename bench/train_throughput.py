@@ -34,14 +34,14 @@ if not __package__:  # run as ``python bench/train_throughput.py``: the package 
 import argparse
 import json
 import resource
-import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import launch
+
 TASKS = ("AllegroKukaRegrasping", "AllegroKukaTwoArmsReorientation")
 PARTS = ("physics", "task kernels", "env wrapper", "policy forward", "update", "GA", "logging", "video", "other")
 
@@ -159,9 +159,8 @@ def train(task: str, epochs: int, overrides: list[str]) -> dict:
 
 
 def _child(mode: str, task: str, epochs: int, overrides: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "bench.train_throughput", "--worker", mode, "--tasks", task,
-           "--epochs", str(epochs), *[a for o in overrides for a in ("--set", o)]]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    res = launch(["-m", "bench.train_throughput", "--worker", mode, "--tasks", task, "--epochs", str(epochs),
+                  *[a for o in overrides for a in ("--set", o)]])
     if res.returncode != 0:
         raise RuntimeError(f"{mode} run of {task} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])

@@ -36,3 +36,13 @@ def test_a_direct_run_is_one_line_and_exit_2() -> None:
                               capture_output=True, text=True, timeout=60)
         assert (proc.returncode, proc.stdout) == (2, ""), name
         assert proc.stderr == f"run it from the repository root as: python -m bench.{name}\n"
+
+
+def test_one_rank_is_this_python_and_more_are_torchrun() -> None:
+    from bench.launch import command
+
+    assert command(["-m", "bench.scaling", "--worker"]) == [sys.executable, "-m", "bench.scaling", "--worker"]
+    assert command(["w.py", "a"], ranks=3) == [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                               "--nproc_per_node=3", "w.py", "a"]
+    with pytest.raises(ValueError, match="ranks=0"):
+        command(["w.py"], ranks=0)
