@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from epo_isaac.epo.rollout import flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import env_rows, flat, sample_follower_envs, sample_follower_rows
 
 
 def test_flat_is_env_major() -> None:
     x = torch.arange(6).reshape(3, 2)  # [T=3, N=2]
     assert flat(x).tolist() == [0, 2, 4, 1, 3, 5]
+
+
+def test_env_rows_are_the_flat_rows_of_those_envs() -> None:
+    x = torch.arange(12).view(3, 4)  # [T=3, N=4], value = 4·t + env
+    rows = env_rows(torch.tensor([2, 0]), 3)
+    assert rows.tolist() == [6, 7, 8, 0, 1, 2]
+    assert flat(x)[rows].tolist() == [2, 6, 10, 0, 4, 8]
 
 
 def test_union_rows_are_followers_only_and_sized_by_ratio() -> None:

@@ -20,7 +20,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from epo_isaac.epo import losses
 from epo_isaac.epo.genetic import GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
-from epo_isaac.epo.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import Rollout, env_rows, flat, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.multirank import RanksMixin
 from epo_isaac.host.resume import ResumableAgentMixin
@@ -38,11 +38,11 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         super().__init__(base_name, params)
         cfg = self.config["epo"]
         self.algo = cfg["algo"]
-        self.num_population = int(cfg["population"]["size"])
-        self.block = block_size(self.num_actors, self.num_population)
+        self.population_size = int(cfg["population"]["size"])  # M (num_agents elsewhere: rl_games owns that name)
+        self.block = block_size(self.num_actors, self.population_size)
         self.net = self.model.a2c_network
-        self.agent_of_env = agent_ids(self.num_actors, self.num_population, self.ppo_device)
-        self.entropy_coefs = losses.entropy_coefs(self.num_population, cfg["entropy_scale"]).to(self.ppo_device)
+        self.agent_of_env = agent_ids(self.num_actors, self.population_size, self.ppo_device)
+        self.entropy_coefs = losses.entropy_coefs(self.population_size, cfg["entropy_scale"]).to(self.ppo_device)
         self.off_cfg = cfg["off_policy"]
         ga = dict(cfg["ga"])
         self.ga_enabled = bool(ga.pop("enabled")) and self.algo == "epo"
@@ -56,11 +56,11 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         seed = int(params.get("seed") or 0)
         self.ga_generator = torch.Generator().manual_seed(seed + 1)
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
-        self.fitness = FitnessTracker(self.num_actors, self.num_population, self.ppo_device)
+        self.fitness = FitnessTracker(self.num_actors, self.population_size, self.ppo_device)
         self.generation = 0
         self.gate_latched = False  # the gate has opened once in this run (ga.gate_latch)
         self.next_check_frame = self.ga_warmup
-        self.stats = EpochStats(self.num_actors, self.num_population, self.ppo_device)
+        self.stats = EpochStats(self.num_actors, self.population_size, self.ppo_device)
         self.epoch_summary: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- rollout
@@ -140,15 +140,15 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         the master's old policy on them, and the stored behaviour log-probs; ``None`` when M = 1.
         """
         cfg = self.off_cfg
-        if not cfg["enabled"] or self.num_population < 2:
+        if not cfg["enabled"] or self.population_size < 2:
             return None
         T, N = self.horizon_length, self.num_actors
         if self.is_rnn:
-            envs = sample_follower_envs(N, self.num_population, cfg["sampling"], cfg["ratio"], self.sample_generator)
-            rows = (envs[:, None] * T + torch.arange(T)[None]).flatten()
+            envs = sample_follower_envs(N, self.population_size, cfg["sampling"], cfg["ratio"], self.sample_generator)
+            rows = env_rows(envs, T)
             values, next_values, mus, sigmas, rnn_states = self._master_replay_rnn(ro, envs.to(self.ppo_device))
         else:
-            rows = sample_follower_rows(N, self.num_population, T, cfg["sampling"], cfg["ratio"],
+            rows = sample_follower_rows(N, self.population_size, T, cfg["sampling"], cfg["ratio"],
                                         self.sample_generator)
             rows_d = rows.to(self.ppo_device)
             master = torch.zeros(rows.numel(), dtype=torch.long, device=self.ppo_device)
@@ -374,7 +374,7 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
             "ga/gate_latched": float(self.gate_latched),
             "off_policy/rows": num_off,
         })
-        for b in range(self.num_population):
+        for b in range(self.population_size):
             if torch.isfinite(fitness[b]):
                 summary[f"fitness/agent_{b}"] = fitness[b].item()
         finite = fitness[1:][torch.isfinite(fitness[1:])]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from epo_isaac.epo.population import agent_envs, block_size
+
 
 @dataclass
 class Rollout:
@@ -65,6 +67,12 @@ def flat(x: Tensor) -> Tensor:
     return x.transpose(0, 1).reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
 
+def env_rows(envs: Tensor, horizon: int) -> Tensor:
+    """The env-major rows (:func:`flat`) of ``envs`` (``[K]`` long): ``[K·T]`` long, env after env, T =
+    ``horizon`` steps each."""
+    return (envs[:, None] * horizon + torch.arange(horizon, device=envs.device)[None]).flatten()
+
+
 def sample_follower_envs(
     num_envs: int, num_agents: int, mode: str, ratio: float, generator: torch.Generator
 ) -> Tensor:
@@ -74,13 +82,12 @@ def sample_follower_envs(
     ``union``: ``round(ratio·B)`` envs uniformly from all follower envs (used for the LSTM, whose
     relabelling needs whole trajectories). Returns ``[K]`` long env indices, empty if M = 1.
     """
-    block = num_envs // num_agents
+    block = block_size(num_envs, num_agents)
     if num_agents < 2:
         return torch.zeros(0, dtype=torch.long)
     if mode == "block":
         count = min(max(1, round(ratio)), num_agents - 1)
-        blocks = 1 + torch.randperm(num_agents - 1, generator=generator)[:count]
-        envs = (blocks[:, None] * block + torch.arange(block)[None]).flatten()
+        envs = agent_envs(1 + torch.randperm(num_agents - 1, generator=generator)[:count], num_envs, num_agents)
     else:
         count = min(max(1, round(ratio * block)), num_envs - block)
         envs = block + torch.randperm(num_envs - block, generator=generator)[:count]
@@ -96,9 +103,8 @@ def sample_follower_rows(
     ``block``: all rows of ``max(1, round(ratio))`` random follower blocks. ``[K]`` long, sorted.
     """
     if mode == "block" or num_agents < 2:
-        envs = sample_follower_envs(num_envs, num_agents, mode, ratio, generator)
-        return (envs[:, None] * horizon + torch.arange(horizon)[None]).flatten()
-    first = (num_envs // num_agents) * horizon
+        return env_rows(sample_follower_envs(num_envs, num_agents, mode, ratio, generator), horizon)
+    first = block_size(num_envs, num_agents) * horizon
     available = num_envs * horizon - first
     count = min(max(1, round(ratio * first)), available)
     return (first + torch.randperm(available, generator=generator)[:count]).sort().values
