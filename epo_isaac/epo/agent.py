@@ -5,6 +5,10 @@ Reads top to bottom, one epoch (``train_epoch``):
   relabelling of follower data under the master's latent → one PPO-style update over both →
   genetic step on the latents → logs. Spec: ``docs/spec/epo_algorithm.md`` §2–§4.
 ``algo: sapg`` is the same agent with the genetic algorithm off.
+
+Slightly over ~400 lines on purpose: it is the one epoch loop and reads in one pass (rl_games' hooks, rollout,
+targets, update, GA step, logs, checkpoint state); the maths it calls is in ``losses``, ``genetic``, ``gate``,
+``population`` and ``rollout``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from epo_isaac.epo import losses
 from epo_isaac.epo.genetic import GeneticConfig, latent_diversity, plan_generation
 from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
-from epo_isaac.epo.rollout import Rollout, env_rows, flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.multirank import RanksMixin
 from epo_isaac.host.resume import ResumableAgentMixin
@@ -146,7 +150,8 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         if self.is_rnn:
             envs = sample_follower_envs(N, self.population_size, cfg["sampling"], cfg["ratio"], self.sample_generator)
             rows = env_rows(envs, T)
-            values, next_values, mus, sigmas, rnn_states = self._master_replay_rnn(ro, envs.to(self.ppo_device))
+            values, next_values, mus, sigmas, rnn_states = replay_rnn(self._act, ro, envs.to(self.ppo_device),
+                                                                      self.seq_length)
         else:
             rows = sample_follower_rows(N, self.population_size, T, cfg["sampling"], cfg["ratio"],
                                         self.sample_generator)
@@ -164,33 +169,6 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         master_neglogp = self.model.neglogp(actions, mus, sigmas, torch.log(sigmas))
         return {"rows": rows, "values": values, "returns": returns, "mus": mus, "sigmas": sigmas,
                 "master_neglogp": master_neglogp, "rnn_states": rnn_states}
-
-    def _master_replay_rnn(self, ro: Rollout, envs: torch.Tensor):
-        """Replay follower trajectories through the LSTM under φ_0, step by step from each env's
-        stored state at t = 0; returns per-row values, next values, master μ/σ and sequence states."""
-        T, K = self.horizon_length, envs.numel()
-        L, per_env = self.seq_length, self.horizon_length // self.seq_length
-        seq0 = envs * per_env  # stored sequence index of (env, t=0)
-        states = [s[:, seq0].clone() for s in ro.rnn_states]
-        ids = torch.zeros(K, dtype=torch.long, device=self.ppo_device)
-        values, mus, sigmas, seq_states = [], [], [], []
-        for t in range(T + 1):
-            obs = ro.obs[t, envs] if t < T else ro.last_obs[envs]
-            if t > 0:
-                started = (ro.starts[t, envs] if t < T else ro.terminals[T - 1, envs]).bool()
-                for s in states:
-                    s[:, started] = 0
-            if t < T and t % L == 0:
-                seq_states.append([s.clone() for s in states])
-            res = self._act(obs, ids, states)
-            states = list(res["rnn_states"])
-            values.append(res["values"][:, 0])
-            mus.append(res["mus"])
-            sigmas.append(res["sigmas"])
-        v = torch.stack(values, 1)  # [K, T+1]
-        rnn = [torch.stack([s[i] for s in seq_states], 2).flatten(1, 2) for i in range(len(states))]
-        return (v[:, :-1].reshape(-1), v[:, 1:].reshape(-1), torch.stack(mus[:-1], 1).flatten(0, 1),
-                torch.stack(sigmas[:-1], 1).flatten(0, 1), rnn)
 
     def build_dataset(self, ro: Rollout) -> dict[str, Any]:
         """On-policy rows of every agent + relabelled follower rows for the master (spec §3.5–§3.6)."""
