@@ -68,7 +68,6 @@ import multiprocessing
 import os
 import shutil
 import time
-import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -230,30 +229,6 @@ def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
     return results
 
 
-def mean_se(values: list[float]) -> tuple[float, float, int]:
-    """Mean, standard error (std / sqrt(n)) and n of the finite ``values``."""
-    finite = np.asarray([v for v in values if math.isfinite(v)], float)
-    if not finite.size:
-        return float("nan"), float("nan"), 0
-    return float(finite.mean()), float(finite.std() / math.sqrt(finite.size)), int(finite.size)
-
-
-def band(runs: list[dict[str, Any]], grid: np.ndarray, fkey: str, vkey: str,
-         normalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and s.e. over ``runs`` of a logged series interpolated on ``grid`` (NaN before its first point)."""
-    rows = []
-    for r in runs:
-        frames, values = np.asarray(r[fkey], float), np.asarray(r[vkey], float)
-        if normalise and values.size:
-            values = values / values[0] if values[0] > 0 else np.full_like(values, np.nan)
-        rows.append(np.interp(grid, frames, values, left=np.nan) if values.size else np.full_like(grid, np.nan))
-    stack = np.vstack(rows)
-    count = np.maximum(np.sum(np.isfinite(stack), 0), 1)
-    with warnings.catch_warnings():  # 'mean of empty slice' at grid points that no run reached yet
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(stack, 0), np.nanstd(stack, 0) / np.sqrt(count)
-
-
 def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: Path) -> None:
     """The three kinds of PNG described in the module docstring."""
     import matplotlib
@@ -261,6 +236,8 @@ def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
+
+    from bench.common import band
 
     seeds = f"{len(args.seeds)} seed{'s' if len(args.seeds) != 1 else ''}"
     steps = FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3
@@ -350,7 +327,7 @@ def main() -> None:
             parser.error(f"--ablation-sizes: {m} does not divide {NUM_ENVS} envs")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per run
         os.environ.setdefault(var, "1")
-    from bench.common import RESULTS
+    from bench.common import RESULTS, mean_se
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     specs = build_specs(args)
