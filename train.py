@@ -176,7 +176,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     import tasks
     from epo_isaac.host.checkpoint import remove_stale_temp_files
-    from epo_isaac.host.observer import ObserverGroup, ProgressObserver
+    from epo_isaac.host.observer import ObserverGroup, ProgressObserver, end_summary
     from epo_isaac.host.params import rl_games_params
     from epo_isaac.host.vecenv import register_task
     from epo_isaac.host.video import VideoObserver
@@ -302,23 +302,6 @@ class _QuietObserver:
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
 
-
-def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
-    """The closing console line: epochs, frames, time, the last logged master return / successes / lift rate
-    (the last epoch in which a master episode finished), GA generations, where checkpoints and videos are."""
-    last = history[-1]
-    parts = [f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {seconds:.0f} s"]
-    for key, label in (("master/return", "master return"), ("test/return", "test return"),
-                       ("master/successes", "master successes"), ("master/lift_rate", "master lift rate")):
-        values = [h[key] for h in history if key in h and h[key] == h[key]]
-        if values:
-            parts.append(f"last {label} {values[-1]:.2f} (best {max(values):.2f})")
-    if "ga/generation" in last:
-        parts.append(f"GA generations {int(last['ga/generation'])}")
-    parts.append(f"checkpoints in {run_dir / 'nn'}")
-    if videos:
-        parts.append(f"{len(videos)} video(s) in {videos[-1].parent}")
-    return "; ".join(parts)
 
 
 def play(cfg: RunConfig, params: dict[str, Any], checkpoint: str, make_viewer: Any, run_dir: Path,

@@ -1,6 +1,6 @@
 """AllegroKukaRegrasping on MuJoCo (CPU): EPO vs PPO at the same wall-clock budget per run.
 
-    python bench/allegro_learning.py [--minutes 90] [--seeds 1] [--algos EPO PPO] [--only EPO] [--fresh]
+    python -m bench.allegro_learning [--minutes 90] [--seeds 1] [--algos EPO PPO] [--only EPO] [--fresh]
                                      [--name allegro_learning]
 
 Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task/AllegroKukaRegrasping.yaml``,
@@ -20,21 +20,25 @@ successes per episode over the last 10 % of its frames (mean over seeds; nan unt
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/allegro_learning.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.allegro_learning", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import gzip
 import json
 import math
-import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, run_training, series  # noqa: E402
+from bench.common import RESULTS, run_training, series
 
 TASK = "AllegroKukaRegrasping"
 DATA = Path(__file__).resolve().parent / "data"

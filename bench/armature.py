@@ -22,6 +22,12 @@ at most 2 % overshoot.
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/armature.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.armature", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import time
 

@@ -25,18 +25,23 @@ the worst task's ratio at N = 256 (or at the largest size measured when 256 is n
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/env_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.env_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT, launch
+
 ALL_TASKS = (
     "AllegroKukaRegrasping", "AllegroKukaReorientation", "AllegroKukaThrow", "AllegroKukaTwoArmsRegrasping",
     "AllegroKukaTwoArmsReorientation", "AllegroKukaTwoArmsReorientationPartition",
@@ -131,10 +136,8 @@ def _measure(task: str, n: int, seconds: float, actions: str, nthread: int, roun
 
 def run_worker(task: str, n: int, args: argparse.Namespace) -> dict[str, float]:
     """``measure`` in a fresh interpreter (clean RSS, no thread pools left over)."""
-    cmd = [sys.executable, "-m", "bench.env_throughput", "--worker", task, str(n), "--seconds", str(args.seconds),
-           "--actions", args.actions, "--nthread", str(args.nthread), "--rounds", str(args.rounds)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    out = launch(["-m", "bench.env_throughput", "--worker", task, str(n), "--seconds", str(args.seconds),
+                  "--actions", args.actions, "--nthread", str(args.nthread), "--rounds", str(args.rounds)])
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"worker {task} N={n} failed:\n{out.stderr[-3000:]}")

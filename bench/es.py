@@ -18,17 +18,22 @@ return had reached 200; inf if one never did).
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/es.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.es", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import math
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT, launch
+
 RUNS = ROOT / "bench" / "results" / "es_runs"
 CURVE_KEY = {"ES": "test/return", "EPO": "master/return", "PPO": "return"}
 FPS_GUESS = 5000  # EPO/PPO env-steps/s on a 2-core machine (HalfCheetah, LunarLander): sizes their frame budget
@@ -47,7 +52,6 @@ def worker(task: str, algo: str, seed: int, seconds: float, out: Path) -> None:
     """One run; writes its curve to ``out``."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     from bench.common import run_training
 
     summary = run_training(overrides(task, algo, seed, seconds), Path(tempfile.mkdtemp()) / "run")
@@ -138,9 +142,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.fresh or not out.exists():
             print(f"[{i}/{len(plan)}] {task} {algo} seed {seed}: {args.minutes:g} min "
                   f"(about {(len(plan) - i + 1) * args.minutes:.0f} min left)", flush=True)
-            log = out.with_suffix(".log").open("w")
-            proc = subprocess.run([sys.executable, "-m", "bench.es", "--minutes", str(args.minutes), "--worker",
-                                   task, algo, str(seed), str(out)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            proc = launch(["-m", "bench.es", "--minutes", str(args.minutes), "--worker", task, algo, str(seed),
+                           str(out)], log=out.with_suffix(".log"))
             if proc.returncode:
                 sys.exit(f"{task} {algo} seed {seed} failed; log: {out.with_suffix('.log')}")
         runs.append(json.loads(out.read_text()))

@@ -19,17 +19,22 @@ agent. Prints a table, saves a PNG, and ends with ``es_env_ratio=<float>`` (the 
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/es_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.es_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT, launch, rl_games_agent
+
 TASKS = ("HalfCheetah", "AllegroKukaRegrasping")
 
 
@@ -42,39 +47,16 @@ def worker(task_name: str, rounds: int) -> dict[str, float]:
     """Measure one task in this process (see the module docstring)."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     import torch
-    from omegaconf import OmegaConf
-    from rl_games.torch_runner import Runner
 
-    import epo_isaac
-    import tasks
     from bench.common import compose_cfg
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-    from epo_isaac.host.vecenv import register_task
 
     torch.set_num_threads(1)
-    cfg = compose_cfg([f"task={task_name}", "train=ES"])
-    tc = parse_train_config(cfg.train)
+    cfg = compose_cfg([f"task={task_name}", "train=ES", "seed=1"])
     n = int(cfg.task.num_envs)
-    settings = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items()
-                if k not in ("name", "num_envs")}
     rss0 = _rss()
-    made: dict[str, object] = {}
-
-    def build():
-        made["task"] = tasks.make(task_name, num_envs=n, seed=1, device="cpu", **settings)
-        return made["task"]
-
-    close = register_task("es_bench", build)
-    params = rl_games_params(tc, name=task_name, num_envs=n, env_name="es_bench", seed=1, device="cpu",
-                             train_dir=tempfile.mkdtemp(), experiment="bench", torch_threads=1)
-    runner = Runner()
-    epo_isaac.register(runner)
-    runner.load(params)
-    agent = runner.algo_factory.create("es", base_name="run", params=runner.params)
-    task = made["task"]
+    agent, close = rl_games_agent(cfg, train_dir=tempfile.mkdtemp(), experiment="bench")
+    task = agent.task
     rss = (_rss() - rss0) / n
 
     sim_time = [0.0]
@@ -107,7 +89,7 @@ def worker(task_name: str, rounds: int) -> dict[str, float]:
     forward = _forward_share(agent, task, n)
     close()
     ratios = [r["es_fps"] / r["env_fps"] for r in rows]
-    return {"task": task_name, "num_envs": n, "population": tc.es.population_size,
+    return {"task": task_name, "num_envs": n, "population": agent.es_cfg.population_size,
             "ratio": float(np.median(ratios)), "es_fps": float(np.median([r["es_fps"] for r in rows])),
             "env_fps": float(np.median([r["env_fps"] for r in rows])),
             "sim_share": float(np.median([r["sim_share"] for r in rows])),
@@ -160,8 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     results = []
     for name in args.tasks:
-        proc = subprocess.run([sys.executable, "-m", "bench.es_throughput", "--worker", name, "--rounds",
-                               str(args.rounds)], cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = launch(["-m", "bench.es_throughput", "--worker", name, "--rounds", str(args.rounds)])
         if proc.returncode:
             sys.exit(f"{name}: worker failed:\n{proc.stderr[-2000:]}")
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))

@@ -1,6 +1,6 @@
 """EPO vs SAPG vs PPO at equal env-step budgets on three Gymnasium tasks, plus a population-size ablation.
 
-    python bench/evolution.py [--tasks HalfCheetah Hopper LunarLanderContinuous]
+    python -m bench.evolution [--tasks HalfCheetah Hopper LunarLanderContinuous]
                               [--algos EPO EPO-gated SAPG PPO EPO-latched EPO-gentle] [--seeds 1 2 3 4 5]
                               [--frames-scale 1.0] [--jobs 2] [--no-resume]
                               [--ablation-task LunarLanderContinuous] [--ablation-sizes 4 8 16]
@@ -55,15 +55,19 @@ The last four lines are ``ga_generations_min=<int>`` (fewest GA generations of a
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/evolution.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.evolution", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import math
 import multiprocessing
 import os
 import shutil
-import sys
 import time
-import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -71,7 +75,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT
+
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
 ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")
@@ -117,8 +122,7 @@ def _final(values: np.ndarray) -> float:
 def run_one(spec: Spec) -> dict[str, Any]:
     """Worker (a fresh process per run): train ``spec``, write and return its small result dict."""
     start = time.perf_counter()
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import run_training, series
+    from bench.common import run_training, series
 
     run_dir = RUNS / spec.name
     if run_dir.exists():  # left over by a killed run
@@ -225,30 +229,6 @@ def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
     return results
 
 
-def mean_se(values: list[float]) -> tuple[float, float, int]:
-    """Mean, standard error (std / sqrt(n)) and n of the finite ``values``."""
-    finite = np.asarray([v for v in values if math.isfinite(v)], float)
-    if not finite.size:
-        return float("nan"), float("nan"), 0
-    return float(finite.mean()), float(finite.std() / math.sqrt(finite.size)), int(finite.size)
-
-
-def band(runs: list[dict[str, Any]], grid: np.ndarray, fkey: str, vkey: str,
-         normalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and s.e. over ``runs`` of a logged series interpolated on ``grid`` (NaN before its first point)."""
-    rows = []
-    for r in runs:
-        frames, values = np.asarray(r[fkey], float), np.asarray(r[vkey], float)
-        if normalise and values.size:
-            values = values / values[0] if values[0] > 0 else np.full_like(values, np.nan)
-        rows.append(np.interp(grid, frames, values, left=np.nan) if values.size else np.full_like(grid, np.nan))
-    stack = np.vstack(rows)
-    count = np.maximum(np.sum(np.isfinite(stack), 0), 1)
-    with warnings.catch_warnings():  # 'mean of empty slice' at grid points that no run reached yet
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(stack, 0), np.nanstd(stack, 0) / np.sqrt(count)
-
-
 def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: Path) -> None:
     """The three kinds of PNG described in the module docstring."""
     import matplotlib
@@ -256,6 +236,8 @@ def plot(results: list[dict[str, Any]], args: argparse.Namespace, results_dir: P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
+
+    from bench.common import band
 
     seeds = f"{len(args.seeds)} seed{'s' if len(args.seeds) != 1 else ''}"
     steps = FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3
@@ -345,8 +327,7 @@ def main() -> None:
             parser.error(f"--ablation-sizes: {m} does not divide {NUM_ENVS} envs")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per run
         os.environ.setdefault(var, "1")
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import RESULTS
+    from bench.common import RESULTS, mean_se
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     specs = build_specs(args)

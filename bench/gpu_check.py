@@ -30,6 +30,12 @@ Each stage (correctness, physics per scene, training) runs on its own: a stage t
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/gpu_check.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.gpu_check", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import tempfile
 import time

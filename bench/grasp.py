@@ -20,6 +20,12 @@ default setting.
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/grasp.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.grasp", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import itertools
 import time

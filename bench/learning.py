@@ -1,6 +1,6 @@
 """HalfCheetah-v5: EPO vs SAPG vs PPO at the same env-step budget, several seeds.
 
-    python bench/learning.py [--frames 600000] [--seeds 0 1 2] [--algos EPO SAPG PPO]
+    python -m bench.learning [--frames 600000] [--seeds 0 1 2] [--algos EPO SAPG PPO]
 
 Saves ``bench/results/learning_halfcheetah.png`` (mean ± standard error over seeds of the episodic return
 against env steps; EPO/SAPG: the master's return, PPO: its only policy) and
@@ -11,6 +11,12 @@ returns up to 4000 on HalfCheetah-v5 with far larger budgets.
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python -m bench.learning``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.learning", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import math
@@ -18,9 +24,10 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from common import RESULTS, run_training, series  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+
+from bench.common import RESULTS, run_training, series
 
 
 def curve(history: list[dict], algo: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,18 @@
 """Throughput cost of EPO over PPO: env-steps/s of ``train=EPO`` ÷ ``train=PPO`` on the same task
 and settings, measured in one process one after the other (first epoch dropped as warm-up).
 
-    python bench/overhead.py [--task HalfCheetah] [--epochs 12] [--num-envs 48]
+    python -m bench.overhead [--task HalfCheetah] [--epochs 12] [--num-envs 48]
 
 Saves ``bench/results/overhead.png``; the last line is ``overhead_ratio=<float>`` (target ≥ 0.9).
 """
 
 from __future__ import annotations
+
+import sys
+
+if not __package__:  # run as ``python -m bench.overhead``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.overhead", file=sys.stderr)
+    sys.exit(2)
 
 import argparse
 import time
@@ -14,8 +20,9 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from common import RESULTS, run_training  # noqa: E402
+import matplotlib.pyplot as plt
+
+from bench.common import RESULTS, run_training
 
 
 def steps_per_second(history: list[dict]) -> float:

@@ -7,10 +7,17 @@ pool (measured with one MjData per world and with per-thread MjData; the faster 
 an upper bound for any env-steps/s (env-steps/s <= world-steps/s / 2 at 60 Hz with
 1/120 s steps). The worlds start from the default pose with the cube on the table and hold constant
 PD targets (hand in the air, cube resting: the cheap end of the contact load). ``bench.env_throughput``
-calls :func:`physics_steps_per_second` with the env's own world states instead.
+calls :func:`physics_steps_per_second` with the env's own world states instead. Ends with one
+``<one_arm|two_arms>_physics_wps_<N>=<world-steps/s>`` line per scene and N (the names ``bench.gpu_check`` uses).
 """
 
 from __future__ import annotations
+
+import sys
+
+if not __package__:  # run as ``python bench/physics_limit.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.physics_limit", file=sys.stderr)
+    sys.exit(2)
 
 import argparse
 import time
@@ -89,12 +96,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--nthread", type=int, default=0)
     p.add_argument("--seconds", type=float, default=3.0)
     a = p.parse_args(argv)
+    figures = {}
     for arms in a.arms:
         model, qpos, ctrl = default_robot_state(arms)
         for n in a.worlds:
             sps = physics_steps_per_second(model, n, a.nthread, a.seconds, {"qpos": qpos, "ctrl": ctrl})
             print(f"arms={arms} worlds={n:5d} nthread={a.nthread}: {sps:9.0f} world-steps/s "
-                  f"(<= {sps / 2:8.0f} env-steps/s at 2 steps per control step)")
+                  f"(<= {sps / 2:8.0f} env-steps/s at 2 steps per control step)", flush=True)
+            figures[f"{'one_arm' if arms == 1 else 'two_arms'}_physics_wps_{n}"] = sps
+    for name, sps in figures.items():
+        print(f"{name}={sps:.0f}")
 
 
 if __name__ == "__main__":

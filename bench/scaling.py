@@ -14,16 +14,21 @@ speed-up. Prints a table, saves a PNG, ends with ``allreduce_share=<float>`` (th
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/scaling.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.scaling", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import ROOT, launch
+
 COLLECTIVES = ("all_reduce", "broadcast", "all_gather", "all_gather_object", "broadcast_object_list")
 
 
@@ -51,7 +56,6 @@ def worker(task: str, epochs: int, out: Path) -> None:
     """One run (1 rank, or one rank of a torchrun launch); rank 0 writes ``out``."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT))
     from bench.common import run_training
 
     ranks = int(os.environ.get("WORLD_SIZE", "1"))
@@ -87,14 +91,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir = ROOT / "bench" / "results" / "scaling"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for task in args.tasks:
         for ranks in (1, 2):
             out = out_dir / f"{task}_{ranks}.json"
-            launcher = [sys.executable] if ranks == 1 else [sys.executable, "-m", "torch.distributed.run",
-                                                            "--standalone", f"--nproc_per_node={ranks}"]
-            cmd = [*launcher, "-m", "bench.scaling", "--epochs", str(args.epochs), "--worker", task, str(out)]
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+            proc = launch(["-m", "bench.scaling", "--epochs", str(args.epochs), "--worker", task, str(out)], ranks,
+                          env={"OMP_NUM_THREADS": "1"})
             if proc.returncode:
                 sys.exit(f"{task} on {ranks} rank(s) failed:\n{proc.stderr[-3000:]}")
             rows.append(json.loads(out.read_text()))

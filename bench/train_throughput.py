@@ -25,18 +25,23 @@ Prints one table row per task and ends with ``train_env_ratio=<float>`` (the wor
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/train_throughput.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.train_throughput", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.launch import launch
+
 TASKS = ("AllegroKukaRegrasping", "AllegroKukaTwoArmsReorientation")
 PARTS = ("physics", "task kernels", "env wrapper", "policy forward", "update", "GA", "logging", "video", "other")
 
@@ -154,9 +159,8 @@ def train(task: str, epochs: int, overrides: list[str]) -> dict:
 
 
 def _child(mode: str, task: str, epochs: int, overrides: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "bench.train_throughput", "--worker", mode, "--tasks", task,
-           "--epochs", str(epochs), *[a for o in overrides for a in ("--set", o)]]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    res = launch(["-m", "bench.train_throughput", "--worker", mode, "--tasks", task, "--epochs", str(epochs),
+                  *[a for o in overrides for a in ("--set", o)]])
     if res.returncode != 0:
         raise RuntimeError(f"{mode} run of {task} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -173,7 +177,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--worker", choices=("env", "train"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        sys.path.insert(0, str(ROOT))
         run = env_only if args.worker == "env" else train
         print(json.dumps(run(args.tasks[0], args.epochs, args.overrides)))
         return

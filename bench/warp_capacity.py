@@ -15,6 +15,12 @@ itself (Warp's CPU device), including the broadphase candidate pairs that share 
 
 from __future__ import annotations
 
+import sys
+
+if not __package__:  # run as ``python bench/warp_capacity.py``: the package imports below would fail
+    print("run it from the repository root as: python -m bench.warp_capacity", file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 
 import torch

@@ -6,23 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from epo_isaac.cli.run_config import register_defaults
-
-ROOT = Path(__file__).resolve().parents[1]
-CFG_DIR = str(ROOT / "cfg")
-
-
-def compose_cfg(overrides: list[str]) -> DictConfig:
-    """``cfg/config.yaml`` composed exactly as ``train.py`` would, with ``overrides``."""
-    from train import register_task_schemas
-
-    register_defaults()
-    register_task_schemas()
-    with initialize_config_dir(config_dir=CFG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+from bench.common import compose_cfg  # noqa: F401 (the tests' import point; composes exactly as train.py does)
+from bench.launch import ROOT  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import compose_cfg  # noqa: E402
 
 import train  # noqa: E402
+from bench.launch import rl_games_agent  # noqa: E402
 
 PENDULUM = ["task=Pendulum", "task.num_envs=8", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=64",
             "train.ppo.mini_epochs=2", "torch_threads=1", "seed=4", "multi_gpu=true", "+task.max_episode_steps=16"]
@@ -26,27 +27,11 @@ EPO = [*PENDULUM, "train.population.size=4", "train.ga.gate=off", "train.ga.warm
 
 def agent_state(overrides: list[str], tmp: Path, ranks: int) -> dict:
     """Train through rl_games' Runner as train.py does, keeping the agent to compare its state across ranks."""
-    from rl_games.torch_runner import Runner
-
-    import epo_isaac
-    import tasks
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-    from epo_isaac.host.vecenv import register_task
-
     cfg = compose_cfg(overrides)
     cfg.train.ppo.max_epochs = 4
-    tc = parse_train_config(cfg.train)
     rank = dist.get_rank()
-    params = rl_games_params(tc, name="Pendulum", num_envs=8, env_name="ranks_task", seed=4, device="cpu",
-                             train_dir=str(tmp / f"agent{rank}"), experiment="x", torch_threads=1, world_size=ranks)
-    close = register_task("ranks_task", lambda: tasks.make("Pendulum", num_envs=8, seed=4 + rank,
-                                                           max_episode_steps=16))
-    runner = Runner()
-    epo_isaac.register(runner)
-    runner.load(params)
-    torch.manual_seed(100 + rank)  # different initial weights per rank: rank 0's broadcast must win
-    agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
+    # different initial weights per rank: rank 0's broadcast must win
+    agent, close = rl_games_agent(cfg, train_dir=tmp / f"agent{rank}", experiment="x", torch_seed=100 + rank)
     agent.train()
     close()
     state = {k: v.detach().cpu() for k, v in agent.model.state_dict().items()}

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import compose_cfg  # noqa: E402
 
 import train  # noqa: E402
+from bench.launch import rl_games_agent  # noqa: E402
 from epo_isaac.es.optimizer import ESConfig, OpenAIES  # noqa: E402
 from epo_isaac.host.ranks import Ranks  # noqa: E402
 
@@ -47,28 +48,11 @@ def main() -> None:
     result["rank0_checkpoints"] = sorted(p.name for p in (tmp / "cli" / "nn").glob("*.pth"))
     result["run_dirs"] = len(list(tmp.iterdir()))
 
-    # the agent itself, to compare its state across ranks
-    from rl_games.torch_runner import Runner
-
-    import epo_isaac
-    import tasks
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-    from epo_isaac.host.vecenv import register_task
-
+    # the agent itself, to compare its state across ranks; different init per rank: rank 0's broadcast must win
     cfg = compose_cfg(FAST)
     cfg.train.es.max_iterations = 3
-    tc = parse_train_config(cfg.train)
-    params = rl_games_params(tc, name="Pendulum", num_envs=4, env_name="ranks_task", seed=2, device="cpu",
-                             train_dir=str(tmp / "agent"), experiment=f"rank{ranks.rank}", torch_threads=1,
-                             world_size=ranks.size)
-    close = register_task("ranks_task", lambda: tasks.make("Pendulum", num_envs=4, seed=2 + ranks.rank,
-                                                           max_episode_steps=10))
-    runner = Runner()
-    epo_isaac.register(runner)
-    runner.load(params)
-    torch.manual_seed(100 + ranks.rank)  # different init per rank: rank 0's broadcast must win
-    agent = runner.algo_factory.create("es", base_name="run", params=runner.params)
+    agent, close = rl_games_agent(cfg, train_dir=tmp / "agent", experiment=f"rank{ranks.rank}",
+                                  torch_seed=100 + ranks.rank)
     agent.train()
     close()
     theta = agent.optimizer.theta

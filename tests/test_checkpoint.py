@@ -18,6 +18,7 @@ import torch
 from conftest import ROOT, compose_cfg
 
 import train
+from bench.launch import rl_games_agent
 from epo_isaac.errors import CheckpointError, UserError
 from epo_isaac.host.checkpoint import (
     atomic_save,
@@ -281,28 +282,14 @@ def test_resume_restores_lr_and_meters_on_a_task_that_keeps_no_episodes(files: d
     """A task without episode snapshots (Box2D envs, ``async`` envs; here a Pendulum checkpoint with its
     snapshots removed): the agent resets the envs, but still resumes the adaptive learning rate (not the
     config's), the meters, the normalisers and the RNG."""
-    from rl_games.torch_runner import Runner
-
-    import epo_isaac
-    import tasks
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-    from epo_isaac.host.vecenv import register_task
-
     saved = torch.load(files["epo"], weights_only=False)
     assert saved["env_state"]["episodes"] is not None  # Pendulum snapshots its episodes ...
     saved["env_state"]["episodes"] = None  # ... a task that cannot has none
     no_episodes = tmp_path / "no_episodes.pth"
     torch.save(saved, no_episodes)
-    cfg = compose_cfg(EPO)
-    params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
-                             seed=0, device="cpu", train_dir=str(tmp_path), experiment="r", torch_threads=1)
-    close = register_task("epo_task", lambda: tasks.make("Pendulum", num_envs=16, seed=0))
+    cfg = compose_cfg([*EPO, "seed=0"])
+    agent, close = rl_games_agent(cfg, train_dir=tmp_path, experiment="r")
     try:
-        runner = Runner()
-        epo_isaac.register(runner)
-        runner.load(params)
-        agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
         assert agent.last_lr == cfg.train.ppo.learning_rate != saved["resume"]["last_lr"]
         agent.restore(str(no_episodes))
         assert agent.last_lr == saved["resume"]["last_lr"]

@@ -1,4 +1,4 @@
-"""Unit tests of epo_isaac.es.optimizer (OpenAI-ES, Salimans et al. 2017, arXiv:1703.03864)."""
+"""Unit tests of epo_isaac.es.maths and epo_isaac.es.optimizer (OpenAI-ES, Salimans et al. 2017, arXiv:1703.03864)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ import torch
 
 from epo_isaac.cli.validate import validate
 from epo_isaac.errors import UserError
-from epo_isaac.es.optimizer import (
-    ESConfig,
-    OpenAIES,
-    centered_ranks,
-    es_gradient,
-    load_vector,
-    population_noise,
-)
+from epo_isaac.es.maths import centered_ranks, es_gradient, population_noise
+from epo_isaac.es.optimizer import ESConfig, OpenAIES, load_vector
 
 
 def _sphere(target: torch.Tensor):

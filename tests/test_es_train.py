@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import torch
 from conftest import ROOT, compose_cfg
 
 import train
+from bench.launch import launch
 from epo_isaac.errors import UserError
 from epo_isaac.es.policy import ESPolicy, ObsNormalizer, moments, population_forward
 from epo_isaac.host.checkpoint import IncompatibleCheckpointError
@@ -170,11 +168,9 @@ def test_normalizer_merges_to_the_moments_of_all_data() -> None:
 def test_two_gloo_ranks_under_torchrun(tmp_path: Path) -> None:
     """2 ranks (gloo, CPU) under torchrun: train.py with multi_gpu=true writes one run folder; the ES agent ends
     with the same θ and normaliser on both ranks; a sharded population gives the 1-rank update exactly."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ranks.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "es_ranks_worker.py"), str(tmp_path), str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = launch([str(ROOT / "tests" / "es_ranks_worker.py"), str(tmp_path), str(out)], ranks=2,
+                  env={"OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["library_equal"], "2-rank OpenAI-ES update differs from the 1-rank update"

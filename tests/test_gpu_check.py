@@ -1,4 +1,4 @@
-"""``bench/gpu_check.py`` keeps going past a failed stage. The stages themselves need a GPU (their dry run on
+"""``python -m bench.gpu_check`` keeps going past a failed stage. The stages themselves need a GPU (their dry run on
 Warp's CPU device is the slow ``tests/allegro_kuka/test_warp.py::test_gpu_check_dry_run``); here they are
 replaced by stand-ins that record their calls, one of which raises."""
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import torch
 from conftest import ROOT, compose_cfg
 
 import train
+from bench.launch import launch
 from epo_isaac.errors import UserError
 from epo_isaac.host.ranks import pooled_moments
 
@@ -38,11 +36,9 @@ def test_multi_gpu_without_torchrun_is_one_line(tmp_path: Path, monkeypatch: pyt
 def test_epo_sapg_ppo_on_two_gloo_ranks(tmp_path: Path) -> None:
     """Parameters, latents, log-stds and normalisers bit-identical on both ranks after GA generations; frames
     count both ranks; a 2-rank checkpoint resumes on 2 ranks and on 1; SAPG and PPO run 2 epochs on 2 ranks."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ranks.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "epo_ranks_worker.py"), str(tmp_path), str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = launch([str(ROOT / "tests" / "epo_ranks_worker.py"), str(tmp_path), str(out)], ranks=2,
+                  env={"OMP_NUM_THREADS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(out.read_text())
     epo = result["epo"]

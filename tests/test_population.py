@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from epo_isaac.epo.genetic import Generation
-from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.epo.population import FitnessTracker, agent_envs, agent_ids, apply_generation, block_size
 
 NAN = float("nan")
 
@@ -25,6 +25,14 @@ def test_every_env_in_exactly_one_block(num_envs: int, num_agents: int) -> None:
     assert torch.bincount(ids, minlength=num_agents).tolist() == [num_envs // num_agents] * num_agents
     assert torch.all(ids[1:] - ids[:-1] >= 0)  # contiguous: non-decreasing, each id appears once as a run
     assert ids[0] == 0 and ids[-1] == num_agents - 1
+
+
+def test_agent_envs_are_the_blocks_of_the_agents_in_their_order() -> None:
+    assert agent_envs(torch.tensor([2, 0]), 12, 4).tolist() == [6, 7, 8, 0, 1, 2]
+    envs = agent_envs(torch.tensor([1, 3]), 12, 4)
+    assert torch.equal(agent_ids(12, 4)[envs], torch.tensor([1, 1, 1, 3, 3, 3]))
+    with pytest.raises(ValueError, match="does not divide"):
+        agent_envs(torch.tensor([0]), 10, 4)
 
 
 def test_bad_population_raises_helpful_error() -> None:

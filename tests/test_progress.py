@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from epo_isaac.host.config import checks_within
-from epo_isaac.host.observer import ProgressObserver, budget_done, clock, eta_seconds, ga_time_budget_warning
+from epo_isaac.host.observer import (
+    ProgressObserver,
+    budget_done,
+    clock,
+    end_summary,
+    eta_seconds,
+    ga_time_budget_warning,
+)
 
 
 def test_budget_done_takes_the_limit_reached_first() -> None:
@@ -101,3 +109,36 @@ def test_observer_warns_once_when_max_seconds_cuts_the_ga_schedule() -> None:
     warnings = [line for line in lines if "warning" in line]
     assert len(warnings) == 1 and "near 100,000 env steps, after 2 of the 31 GA checks" in warnings[0]
     assert lines.index(warnings[0]) == 49  # before the line of epoch 50 (min(60 s, 5 % of 1000 s) = 50 s): once
+
+
+def test_epoch_line_reports_the_logged_keys_in_one_order() -> None:
+    lines: list[str] = []
+    observer = ProgressObserver(say=lines.append, clock_fn=lambda: 2.0)
+    algo = _algo(frame=100, max_epochs=-1, max_frames=-1)
+    algo.generation = 3
+    algo.epoch_summary = {"fitness/mean": -1.5, "master/lift_rate": 0.25, "master/successes": float("nan"),
+                          "es/sigma": 0.0123456, "test/best_return": 9.0, "test/return": 7.125,
+                          "master/return": -12.345, "ga/generation": 3.0, "_ga_event": {"ran": True, "replaced": 2}}
+    observer.after_init(algo)
+    observer.after_print_stats(100, 1, 2.0)
+    assert lines[-1].split(" | ")[6:] == ["master return -12.35", "test return 7.12 (best 9.00)", "σ 0.01235",
+                                          "master successes –", "master lift rate 0.25", "mean fitness -1.50",
+                                          "GA gen 3: replaced 2"]
+    algo.epoch_summary = {"master/return": 1.0, "_ga_event": {"ran": False, "reason": "gate closed"}}
+    observer.after_print_stats(200, 2, 2.0)
+    assert lines[-1].split(" | ")[6:] == ["master return 1.00", "GA skipped (gate closed)"]
+
+
+def test_end_summary_gives_the_last_and_best_of_each_reported_key(tmp_path: Path) -> None:
+    nan = float("nan")
+    history = [{"epoch": 1, "frames": 100, "master/return": 3.0, "master/successes": 0.5, "fitness/mean": 1.0},
+               {"epoch": 2, "frames": 1200, "master/return": nan, "master/successes": 0.25, "ga/generation": 1.0},
+               {"epoch": 3, "frames": 2300, "master/return": 2.0, "test/return": -4.0, "ga/generation": 2.0}]
+    videos = [tmp_path / "videos" / "a.mp4", tmp_path / "videos" / "b.mp4"]
+    assert end_summary(history, 61.4, tmp_path, videos) == (
+        f"[epo_isaac] done: 3 epochs, 2,300 frames in 61 s; last master return 2.00 (best 3.00); last test return "
+        f"-4.00 (best -4.00); last master successes 0.25 (best 0.50); GA generations 2; checkpoints in "
+        f"{tmp_path / 'nn'}; 2 video(s) in {tmp_path / 'videos'}")
+    assert end_summary(history[:1], 1.0, tmp_path, []) == (
+        f"[epo_isaac] done: 1 epochs, 100 frames in 1 s; last master return 3.00 (best 3.00); last master "
+        f"successes 0.50 (best 0.50); checkpoints in {tmp_path / 'nn'}")

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from epo_isaac.epo.rollout import flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 
 
 def test_flat_is_env_major() -> None:
     x = torch.arange(6).reshape(3, 2)  # [T=3, N=2]
     assert flat(x).tolist() == [0, 2, 4, 1, 3, 5]
+
+
+def test_env_rows_are_the_flat_rows_of_those_envs() -> None:
+    x = torch.arange(12).view(3, 4)  # [T=3, N=4], value = 4·t + env
+    rows = env_rows(torch.tensor([2, 0]), 3)
+    assert rows.tolist() == [6, 7, 8, 0, 1, 2]
+    assert flat(x)[rows].tolist() == [2, 6, 10, 0, 4, 8]
 
 
 def test_union_rows_are_followers_only_and_sized_by_ratio() -> None:
@@ -32,3 +39,27 @@ def test_block_rows_are_whole_follower_blocks() -> None:
 def test_single_agent_has_no_followers() -> None:
     g = torch.Generator().manual_seed(0)
     assert sample_follower_envs(8, 1, "union", 1.0, g).numel() == 0
+
+
+def test_replay_rnn_starts_from_the_stored_state_and_resets_at_episode_starts() -> None:
+    """A fake recurrent policy whose state counts the steps it has taken and whose value is that count: the replay
+    of env 1 (stored state 5 at t = 0, an episode starting at t = 2) reads 5, 6, 0, 1 and then 2 after the
+    horizon, as the master (agent id 0)."""
+    T, N, L = 4, 3, 2
+    ro = Rollout.allocate(T, N, 1, 1, torch.device("cpu"))
+    ro.obs[:, :, 0] = torch.arange(T * N, dtype=torch.float32).view(T, N)
+    ro.starts[2, 1] = 1.0
+    ro.finish(torch.full((N, 1), 99.0), torch.zeros(N), torch.zeros(N))
+    ro.rnn_states = [torch.arange(N * T // L, dtype=torch.float32).view(1, N * T // L, 1) + 10.0]  # [1, N·T/L, 1]
+    ro.rnn_states[0][0, 2] = 5.0  # sequence (env 1, t = 0): index 1 · T/L, env-major
+
+    def act(obs: torch.Tensor, ids: torch.Tensor, states: list[torch.Tensor]) -> dict:
+        assert ids.tolist() == [0]
+        h = states[0]
+        return {"values": h[0].clone(), "mus": obs.clone(), "sigmas": h[0].clone(), "rnn_states": [h + 1.0]}
+
+    values, next_values, mus, sigmas, rnn = replay_rnn(act, ro, torch.tensor([1]), L)
+    assert values.tolist() == [5.0, 6.0, 0.0, 1.0]
+    assert next_values.tolist() == [6.0, 0.0, 1.0, 2.0]
+    assert mus[:, 0].tolist() == [1.0, 4.0, 7.0, 10.0]  # obs of env 1 at t = 0..3
+    assert [r.tolist() for r in rnn] == [[[[5.0], [0.0]]]]  # the states at t = 0 and t = 2 (after the reset)

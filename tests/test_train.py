@@ -9,6 +9,7 @@ import torch
 from conftest import compose_cfg
 
 import train
+from bench.launch import rl_games_agent
 from epo_isaac.errors import UserError
 from epo_isaac.host.checkpoint import IncompatibleCheckpointError
 
@@ -59,19 +60,8 @@ def test_console_and_history_report_the_masters_block(epo_run: dict) -> None:
 def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_path: Path) -> None:
     path = _checkpoint(epo_run["run_dir"])
     saved = torch.load(path, weights_only=False)
-    from rl_games.torch_runner import Runner
-
-    import epo_isaac
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-
-    cfg = compose_cfg(FAST + ["train.population.size=4", "+task.max_episode_steps=16"])
-    params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
-                             seed=7, device="cpu", train_dir=str(tmp_path), experiment="fresh", torch_threads=1)
-    runner = Runner()
-    epo_isaac.register(runner)
-    runner.load(params)
-    agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
+    cfg = compose_cfg(FAST + ["train.population.size=4", "+task.max_episode_steps=16", "seed=7"])
+    agent, close = rl_games_agent(cfg, train_dir=tmp_path, experiment="fresh")
     assert not torch.equal(agent.net.latents.detach(), saved["model"]["a2c_network.latents"])
     agent.restore(str(path))
     assert torch.equal(agent.net.latents.detach(), saved["model"]["a2c_network.latents"])
@@ -84,6 +74,7 @@ def test_checkpoint_restores_latents_and_ga_state_exactly(epo_run: dict, tmp_pat
         assert torch.equal(torch.as_tensor(fit[key]), torch.as_tensor(value)), key
     # the optimizer still optimises the very latent tensor of the network
     assert any(p is agent.net.latents for g in agent.optimizer.param_groups for p in g["params"])
+    close()
 
 
 def test_resume_continues_frames_and_generation(epo_run: dict, tmp_path: Path) -> None:
@@ -152,24 +143,7 @@ def test_true_objective_fitness_on_a_task_without_it_is_a_clear_error(tmp_path: 
 
 
 def _agent(tmp_path: Path, overrides: list[str]):
-    from rl_games.torch_runner import Runner
-
-    import epo_isaac
-    from epo_isaac.host.config import parse_train_config
-    from epo_isaac.host.params import rl_games_params
-    from epo_isaac.host.vecenv import register_task
-
-    cfg = compose_cfg(FAST + overrides)
-    params = rl_games_params(parse_train_config(cfg.train), name="Pendulum", num_envs=16, env_name="epo_task",
-                             seed=3, device="cpu", train_dir=str(tmp_path), experiment="kl", torch_threads=1)
-    import tasks
-
-    close = register_task("epo_task", lambda: tasks.make("Pendulum", num_envs=16, seed=3))
-    runner = Runner()
-    epo_isaac.register(runner)
-    runner.load(params)
-    agent = runner.algo_factory.create("epo", base_name="run", params=runner.params)
-    return agent, close
+    return rl_games_agent(compose_cfg(FAST + overrides + ["seed=3"]), train_dir=tmp_path, experiment="kl")
 
 
 def test_adaptive_lr_kl_follows_rl_games_semantics(tmp_path: Path) -> None:

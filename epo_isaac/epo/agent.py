@@ -5,6 +5,10 @@ Reads top to bottom, one epoch (``train_epoch``):
   relabelling of follower data under the master's latent → one PPO-style update over both →
   genetic step on the latents → logs. Spec: ``docs/spec/epo_algorithm.md`` §2–§4.
 ``algo: sapg`` is the same agent with the genetic algorithm off.
+
+Slightly over ~400 lines on purpose: it is the one epoch loop and reads in one pass (rl_games' hooks, rollout,
+targets, update, GA step, logs, checkpoint state); the maths it calls is in ``losses``, ``genetic``, ``gate``,
+``population`` and ``rollout``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rl_games.algos_torch.a2c_continuous import A2CAgent
 from epo_isaac.epo import losses
 from epo_isaac.epo.genetic import latent_diversity, plan_generation
 from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
-from epo_isaac.epo.rollout import Rollout, flat, sample_follower_envs, sample_follower_rows
+from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.config import TrainConfig
 from epo_isaac.host.multirank import RanksMixin
@@ -40,11 +44,11 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         super().__init__(base_name, params)
         tc = TrainConfig.model_validate(self.config["epo"])  # train.*, GA schedule resolved (host.params)
         self.algo = tc.algo
-        self.num_population = tc.population.size
-        self.block = block_size(self.num_actors, self.num_population)
+        self.population_size = tc.population.size  # M (num_agents elsewhere: rl_games owns that name)
+        self.block = block_size(self.num_actors, self.population_size)
         self.net = self.model.a2c_network
-        self.agent_of_env = agent_ids(self.num_actors, self.num_population, self.ppo_device)
-        self.entropy_coefs = losses.entropy_coefs(self.num_population, tc.ppo.entropy_scale).to(self.ppo_device)
+        self.agent_of_env = agent_ids(self.num_actors, self.population_size, self.ppo_device)
+        self.entropy_coefs = losses.entropy_coefs(self.population_size, tc.ppo.entropy_scale).to(self.ppo_device)
         self.off_cfg = tc.off_policy
         self.genetic = tc.ga
         self.ga_enabled = tc.ga.enabled and self.algo == "epo"
@@ -56,11 +60,11 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         seed = int(params.get("seed") or 0)
         self.ga_generator = torch.Generator().manual_seed(seed + 1)
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
-        self.fitness = FitnessTracker(self.num_actors, self.num_population, self.ppo_device)
+        self.fitness = FitnessTracker(self.num_actors, self.population_size, self.ppo_device)
         self.generation = 0
         self.gate_latched = False  # the gate has opened once in this run (ga.gate_latch)
         self.next_check_frame = self.ga_warmup
-        self.stats = EpochStats(self.num_actors, self.num_population, self.ppo_device)
+        self.stats = EpochStats(self.num_actors, self.population_size, self.ppo_device)
         self.epoch_summary: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- rollout
@@ -140,15 +144,16 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         the master's old policy on them, and the stored behaviour log-probs; ``None`` when M = 1.
         """
         cfg = self.off_cfg
-        if not cfg.enabled or self.num_population < 2:
+        if not cfg.enabled or self.population_size < 2:
             return None
         T, N = self.horizon_length, self.num_actors
         if self.is_rnn:
-            envs = sample_follower_envs(N, self.num_population, cfg.sampling, cfg.ratio, self.sample_generator)
-            rows = (envs[:, None] * T + torch.arange(T)[None]).flatten()
-            values, next_values, mus, sigmas, rnn_states = self._master_replay_rnn(ro, envs.to(self.ppo_device))
+            envs = sample_follower_envs(N, self.population_size, cfg.sampling, cfg.ratio, self.sample_generator)
+            rows = env_rows(envs, T)
+            values, next_values, mus, sigmas, rnn_states = replay_rnn(self._act, ro, envs.to(self.ppo_device),
+                                                                      self.seq_length)
         else:
-            rows = sample_follower_rows(N, self.num_population, T, cfg.sampling, cfg.ratio,
+            rows = sample_follower_rows(N, self.population_size, T, cfg.sampling, cfg.ratio,
                                         self.sample_generator)
             rows_d = rows.to(self.ppo_device)
             master = torch.zeros(rows.numel(), dtype=torch.long, device=self.ppo_device)
@@ -164,33 +169,6 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         master_neglogp = self.model.neglogp(actions, mus, sigmas, torch.log(sigmas))
         return {"rows": rows, "values": values, "returns": returns, "mus": mus, "sigmas": sigmas,
                 "master_neglogp": master_neglogp, "rnn_states": rnn_states}
-
-    def _master_replay_rnn(self, ro: Rollout, envs: torch.Tensor):
-        """Replay follower trajectories through the LSTM under φ_0, step by step from each env's
-        stored state at t = 0; returns per-row values, next values, master μ/σ and sequence states."""
-        T, K = self.horizon_length, envs.numel()
-        L, per_env = self.seq_length, self.horizon_length // self.seq_length
-        seq0 = envs * per_env  # stored sequence index of (env, t=0)
-        states = [s[:, seq0].clone() for s in ro.rnn_states]
-        ids = torch.zeros(K, dtype=torch.long, device=self.ppo_device)
-        values, mus, sigmas, seq_states = [], [], [], []
-        for t in range(T + 1):
-            obs = ro.obs[t, envs] if t < T else ro.last_obs[envs]
-            if t > 0:
-                started = (ro.starts[t, envs] if t < T else ro.terminals[T - 1, envs]).bool()
-                for s in states:
-                    s[:, started] = 0
-            if t < T and t % L == 0:
-                seq_states.append([s.clone() for s in states])
-            res = self._act(obs, ids, states)
-            states = list(res["rnn_states"])
-            values.append(res["values"][:, 0])
-            mus.append(res["mus"])
-            sigmas.append(res["sigmas"])
-        v = torch.stack(values, 1)  # [K, T+1]
-        rnn = [torch.stack([s[i] for s in seq_states], 2).flatten(1, 2) for i in range(len(states))]
-        return (v[:, :-1].reshape(-1), v[:, 1:].reshape(-1), torch.stack(mus[:-1], 1).flatten(0, 1),
-                torch.stack(sigmas[:-1], 1).flatten(0, 1), rnn)
 
     def build_dataset(self, ro: Rollout) -> dict[str, Any]:
         """On-policy rows of every agent + relabelled follower rows for the master (spec §3.5–§3.6)."""
@@ -374,7 +352,7 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
             "ga/gate_latched": float(self.gate_latched),
             "off_policy/rows": num_off,
         })
-        for b in range(self.num_population):
+        for b in range(self.population_size):
             if torch.isfinite(fitness[b]):
                 summary[f"fitness/agent_{b}"] = fitness[b].item()
         finite = fitness[1:][torch.isfinite(fitness[1:])]

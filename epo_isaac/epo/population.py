@@ -47,6 +47,17 @@ def agent_ids(num_envs: int, num_agents: int, device: torch.device | str | None 
     return torch.arange(num_envs, device=device) // size
 
 
+def agent_envs(agents: Tensor, num_envs: int, num_agents: int) -> Tensor:
+    """The envs of ``agents`` (``[K]`` long agent indices): ``[K·B]`` long, agent after agent, each block in env
+    order (agent b owns envs b·B … (b+1)·B − 1).
+
+    Raises:
+        ValueError: as :func:`block_size`.
+    """
+    size = block_size(num_envs, num_agents)
+    return (agents[:, None] * size + torch.arange(size, device=agents.device)[None]).flatten()
+
+
 class FitnessTracker:
     """Each agent's finished episodes in its own block since the window opened (spec §1 "fitness", §4.1).
 

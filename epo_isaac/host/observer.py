@@ -1,10 +1,13 @@
-"""Console progress and task-extras logging for every algorithm (PPO, SAPG, EPO)."""
+"""Console progress and task-extras logging for every algorithm (PPO, SAPG, EPO, ES): the per-epoch line and the
+closing summary, both driven by one table of the logged keys they report (:data:`REPORTED`)."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,65 @@ from epo_isaac.host.stats import EpochStats
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A logged key (an agent's ``epoch_summary`` / the run history) that the console reports.
+
+    ``epoch``: in the per-epoch line as ``<label> <value>`` (``–`` when NaN), followed by ``(best <value of
+    best_key>)`` when ``best_key`` is set. ``end``: in the closing summary, ``"best"`` as ``last <label> <v> (best
+    <b>)`` over the epochs that logged a finite value, ``"last"`` as ``<label> <v>`` of the last epoch."""
+
+    key: str
+    label: str
+    spec: str = ".2f"
+    epoch: bool = True
+    end: str | None = None
+    best_key: str | None = None
+
+
+# In the order they are printed, in the epoch line and in the summary alike.
+REPORTED = (
+    Reported("master/return", "master return", end="best"),
+    Reported("test/return", "test return", end="best", best_key="test/best_return"),
+    Reported("es/sigma", "σ", spec=".4g"),
+    Reported("master/successes", "master successes", end="best"),
+    Reported("master/lift_rate", "master lift rate", end="best"),
+    Reported("fitness/mean", "mean fitness"),
+    Reported("ga/generation", "GA generations", spec="d", epoch=False, end="last"),
+)
+
+
+def epoch_parts(summary: dict[str, Any]) -> list[str]:
+    """The per-epoch line's pieces for the keys of :data:`REPORTED` that ``summary`` (one epoch's logged values)
+    holds."""
+    parts = []
+    for r in REPORTED:
+        if r.epoch and r.key in summary:
+            best = f" (best {_fmt(summary[r.best_key], r.spec)})" if r.best_key else ""
+            parts.append(f"{r.label} {_fmt(summary[r.key], r.spec)}{best}")
+    return parts
+
+
+def end_summary(history: list[dict[str, Any]], seconds: float, run_dir: Path, videos: list[Path]) -> str:
+    """The closing console line: epochs, frames, wall-clock ``seconds``, the keys of :data:`REPORTED` with an
+    ``end`` (the last finite value and the best, or the last epoch's value), where the checkpoints
+    (``run_dir/nn``) and ``videos`` are."""
+    last = history[-1]
+    parts = [f"[epo_isaac] done: {last['epoch']} epochs, {last['frames']:,} frames in {seconds:.0f} s"]
+    for r in REPORTED:
+        if r.end == "best":
+            values = [h[r.key] for h in history if r.key in h and h[r.key] == h[r.key]]
+            if values:
+                parts.append(f"last {r.label} {values[-1]:{r.spec}} (best {max(values):{r.spec}})")
+        elif r.end == "last" and r.key in last:
+            value = int(last[r.key]) if r.spec == "d" else last[r.key]
+            parts.append(f"{r.label} {value:{r.spec}}")
+    parts.append(f"checkpoints in {run_dir / 'nn'}")
+    if videos:
+        parts.append(f"{len(videos)} video(s) in {videos[-1].parent}")
+    return "; ".join(parts)
 
 
 def budget_done(epoch: int, frame: int, max_epochs: int, max_frames: int) -> float | None:
@@ -136,18 +198,7 @@ class ProgressObserver(AlgoObserver):
         parts = [f"{word} {epoch_num}" + (f"/{max_epochs}" if max_epochs > 0 else ""),
                  f"frames {algo.frame:,}" + (f"/{max_frames:,}" if max_frames > 0 else ""), f"fps {fps:,.0f}",
                  f"elapsed {clock(elapsed)}", f"ETA {clock(eta)}", f"return {_fmt(row['return'])}"]
-        if "master/return" in summary:
-            parts.append(f"master return {_fmt(summary['master/return'])}")
-        if "test/return" in summary:
-            parts.append(f"test return {_fmt(summary['test/return'])} (best {_fmt(summary['test/best_return'])})")
-        if "es/sigma" in summary:
-            parts.append(f"σ {summary['es/sigma']:.4g}")
-        if "master/successes" in summary:
-            parts.append(f"master successes {_fmt(summary['master/successes'])}")
-        if "master/lift_rate" in summary:
-            parts.append(f"master lift rate {_fmt(summary['master/lift_rate'])}")
-        if "fitness/mean" in summary:
-            parts.append(f"mean fitness {_fmt(summary['fitness/mean'])}")
+        parts += epoch_parts(summary)
         event = getattr(algo, "epoch_summary", {}).get("_ga_event")
         if event:
             if event["ran"]:

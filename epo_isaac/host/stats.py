@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from epo_isaac.epo.population import agent_ids
+
 
 class EpochStats:
     """Accumulates, over one epoch, the episodes that finished in each agent's block and the
@@ -18,7 +20,7 @@ class EpochStats:
 
     def __init__(self, num_envs: int, num_agents: int, device: torch.device | str) -> None:
         self.num_agents = num_agents
-        self.ids = torch.arange(num_envs, device=device) // (num_envs // num_agents)
+        self.ids = agent_ids(num_envs, num_agents, device)  # [N]: the agent of each env
         self.device = device
         self.reset()
 

@@ -107,7 +107,7 @@ class SceneInfo:
 
 
 # num_arms -> (contacts, constraint rows) per world for MuJoCo Warp's fixed buffers (sim.nconmax / sim.njmax
-# override them). Worst case measured on CPU MuJoCo by bench/warp_capacity.py (8 worlds x 1000 random-action
+# override them). Worst case measured on CPU MuJoCo by python -m bench.warp_capacity (8 worlds x 1000 random-action
 # steps per task, and bench.grasp's scripted closing-hand grasps): one arm 14 contacts / 69 rows, two arms
 # 14 / 90. Chosen: about 2x (one arm) and, for two arms, room for both hands grasping (2 x 14 contacts) x 1.7.
 WARP_CAPACITY: dict[int, tuple[int, int]] = {1: (32, 144), 2: (48, 192)}

@@ -14,7 +14,7 @@ positions, velocities and sensors current (as the CPU backend's ``mjSTAGE_VEL``)
 Capacity and overflow. MuJoCo Warp allocates fixed buffers: ``nconmax`` contacts per world (one pool of
 ``nconmax × N`` shared by all worlds) and ``njmax`` constraint rows per world. Their defaults are the scene's
 measured worst case with headroom (``scene.max_contacts`` / ``scene.max_constraints``, measured by
-``bench/warp_capacity.py``; see ``tasks/allegro_kuka/scene.py``), else MuJoCo Warp's own guess. What does not fit
+``python -m bench.warp_capacity``; see ``tasks/allegro_kuka/scene.py``), else MuJoCo Warp's own guess. What does not fit
 is dropped, and MuJoCo Warp ORs a bit into ``Data.overflow [N]`` (``types.OverflowType``: ``NEFC`` per world in
 ``forward._next_time``; ``BROADPHASE`` / ``NARROWPHASE`` when the shared contact pool is full, set in *every*
 world because the dropped contacts' worlds are unknown; ``CCD``, ``NJMAX_NNZ`` from the collision and constraint
@@ -45,7 +45,7 @@ step (kernel compile or cache load included; about 60-130 s cold on Warp's CPU d
 
 Status: verified on Warp's CPU device only (no GPU has run it): equality with the CPU backend
 (``tests/allegro_kuka/test_model.py``, ``tests/allegro_kuka/test_warp.py``) and the overflow path. Warp's CPU
-device is a correctness tool, far below the CPU backend's speed. ``bench/gpu_check.py`` is the device check.
+device is a correctness tool, far below the CPU backend's speed. ``python -m bench.gpu_check`` is the device check.
 
 Raises ``ImportError`` at import when ``warp`` / ``mujoco_warp`` are missing; :func:`tasks.sim.backend_class` turns
 it into one :class:`~tasks.base.TaskConfigError` line with the install hint (``pip install -e .[warp]``).

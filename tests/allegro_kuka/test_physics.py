@@ -14,7 +14,7 @@ from tasks.allegro_kuka.task import ARM_DOFS, DOFS_PER_ARM
 
 
 def test_scripted_grasp_holds_the_cube_for_10_s() -> None:
-    """One scripted top-down grasp (bench/grasp.py) lifts the 5 cm cube 20 cm and keeps it within 2 cm of its
+    """One scripted top-down grasp (``python -m bench.grasp``) lifts the 5 cm cube 20 cm and keeps it within 2 cm of its
     place in the palm for 10 s with the default contacts; with the old pyramidal cones at impratio 1 the same
     grasp lifts it and then loses it (the creep the default fixes)."""
     held = grasp.run_grasps([grasp.GOOD_PLAN], hold_s=10.0, nthread=1)
@@ -63,7 +63,7 @@ def test_contact_settings_reach_the_model() -> None:
 def test_hand_armature_is_the_smallest_that_settles(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 0 -> 1.2 rad finger step settles within 1 s without overshoot at the default hand armature; a tenth of
     it limit-cycles at the speed limit (finite but never settles), which is why the default is not smaller
-    (bench/armature.py: 3e-4 settles but overshoots 8 %)."""
+    (``python -m bench.armature``: 3e-4 settles but overshoots 8 %)."""
     from bench.armature import closing_time
 
     seconds, overshoot = closing_time()

@@ -80,7 +80,7 @@ def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
 
 
 def test_gpu_check_dry_run() -> None:
-    """``bench/gpu_check.py --dry-run``: the device check's code path at tiny sizes on Warp's CPU device."""
+    """``python -m bench.gpu_check --dry-run``: the device check's code path at tiny sizes on Warp's CPU device."""
     pytest.importorskip("mujoco_warp")
     run = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--dry-run"], cwd=ROOT, capture_output=True,
                          text=True, timeout=1500)
