@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import sys
 import time
 import traceback
@@ -23,7 +22,6 @@ from epo_isaac.cli.isaacgym_first import import_isaacgym_first
 import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses to load after torch: before any torch import
 
 import hydra
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -33,6 +31,8 @@ from epo_isaac.cli.console import check_overrides, console_and_log, remove_unsta
 from epo_isaac.cli.run_config import RunConfig, parse_run_config, register_defaults
 from epo_isaac.cli.validate import describe
 from epo_isaac.errors import UserError
+from epo_isaac.host.ranks import launch_ranks, resolve_device
+from epo_isaac.host.session import init_wandb, seed_everything
 
 ENV_NAME = "epo_task"
 
@@ -60,35 +60,8 @@ OmegaConf.register_new_resolver("run_name", lambda experiment, task, algo: exper
                                 replace=True)
 
 
-def resolve_device(device: str, local_rank: int | None = None) -> str:
-    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``; on a ``torchrun`` launch (``local_rank`` given)
-    a CUDA device is ``cuda:<local_rank>``, one GPU per rank.
-
-    Raises:
-        UserError: a CUDA device on a machine without one, or more ranks than GPUs (``device`` itself was
-            validated by :class:`~epo_isaac.cli.run_config.RunConfig`).
-    """
-    if device == "auto":
-        device = "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto), or drop "
-                        "+preset=paper (it is sized for one GPU)")
-    if device.startswith("cuda") and local_rank is not None:
-        if local_rank >= torch.cuda.device_count():
-            raise UserError(f"rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; start at most that "
-                            "many processes per node (--nproc_per_node), or use device=cpu")
-        device = f"cuda:{local_rank}"
-    return device
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, numpy and torch (CPU and every CUDA device) with ``seed``, 0 included.
-
-    rl_games' Runner seeds only when the seed is truthy, so ``seed=0`` runs were never reproducible; this is
-    called right before the agent (network, task, generators) is built."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -98,22 +71,6 @@ def run_dir_of(cfg: DictConfig) -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def init_wandb(cfg: RunConfig, run_dir: Path, name: str) -> Any:
-    """wandb run mirroring TensorBoard; offline when no API key is configured."""
-    import wandb
-
-    mode = cfg.wandb_mode
-    if mode == "auto":
-        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    # Everything wandb writes stays in the run folder (its defaults are under ~/.cache and ~/.config).
-    for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "wandb/cache"), ("WANDB_CONFIG_DIR", "wandb/config"),
-                     ("WANDB_DATA_DIR", "wandb/data"), ("WANDB_ARTIFACT_DIR", "wandb/artifacts")):
-        os.environ[var] = str(run_dir / sub)
-    return wandb.init(
-        project=cfg.wandb_project, entity=cfg.wandb_entity, group=cfg.wandb_group, name=name,
-        mode=mode, dir=str(run_dir), sync_tensorboard=True,
-        config=cfg.model_dump(),
-    )
 
 
 @dataclass(frozen=True)
@@ -256,17 +213,6 @@ def train_runner(runner: Any, params: dict[str, Any], seed: int, checkpoint: str
     runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
-def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
-    """(rank, local rank, world size): (0, 0, 1) without ``multi_gpu``; from ``torchrun`` with it.
-
-    Raises:
-        UserError: ``multi_gpu=true`` without ``torchrun``.
-    """
-    if not multi_gpu:
-        return 0, 0, 1
-    from epo_isaac.host.ranks import launched_ranks
-
-    return launched_ranks()
 
 
 def train_rank(rc: RunConfig, params: dict[str, Any], device: str, checkpoint: str | None, rank: int,

@@ -68,7 +68,7 @@ class RunConfig(BaseModel):
     """Wall-clock budget of this session in seconds, any algorithm: the run ends after the epoch that passes it;
     0: no limit."""
     multi_gpu: bool = False
-    """true: one rank per ``torchrun`` process (README "Several processes")."""
+    """true: one rank per ``torchrun`` process (docs/distributed.md)."""
     debug: bool = False
     """true: bad input shows its Python traceback (as HYDRA_FULL_ERROR=1 does)."""
     wandb_activate: bool = False

@@ -89,7 +89,8 @@ class GeneticConfig(BaseModel):
     """Threshold of the ``ratio`` gate (paper Eq. 3)."""
     gate_latch: bool = True
     """true: once the gate has opened in a run, every later check with fitness runs a generation (the test is
-    still logged); false: the gate decides at every check. README "Evolution": why true."""
+    still logged); false: the gate decides at every check. Why true: docs/algorithms.md "The genetic algorithm's
+    choices"."""
     elite_frac: Annotated[float, Field(gt=0, lt=1)] = 0.25
     """Fraction of the M − 1 followers kept unchanged and used as parent a (at least one)."""
     frac_replaced: Fraction = 0.1
@@ -127,4 +128,5 @@ class NetworkConfig(BaseModel):
     """Initial log-std of every agent."""
     log_std: Literal[LOG_STD_MODES] = "shared_plus_offset"  # type: ignore[valid-type]
     """``per_agent`` (each agent's σ row learns from its own block only), ``shared`` (one σ for all agents) or
-    ``shared_plus_offset`` (σ_b = σ_shared + δ_b, δ_b initialised to 0; README "Exploration noise")."""
+    ``shared_plus_offset`` (σ_b = σ_shared + δ_b, δ_b initialised to 0; docs/benchmarks.md "Exploration noise
+    modes")."""

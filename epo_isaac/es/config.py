@@ -1,7 +1,7 @@
 """``train=ES``: the typed ``train.es`` settings and the rl_games params of an ES run.
 
 OpenAI-ES (Salimans et al. 2017, arXiv:1703.03864) on our batched tasks: the N envs are split into one block of
-B = N / population_size envs per population member (README "Evolution strategies").
+B = N / population_size envs per population member (docs/algorithms.md "ES on the tasks").
 """
 
 from __future__ import annotations

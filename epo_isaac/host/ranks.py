@@ -28,7 +28,7 @@ def launched_ranks() -> tuple[int, int, int]:
     """
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise UserError("multi_gpu=true needs a torchrun launch: torchrun --standalone --nproc_per_node=<K> "
-                        "train.py ... multi_gpu=true (README 'Several processes')")
+                        "train.py ... multi_gpu=true (docs/distributed.md)")
     return int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), int(os.environ["WORLD_SIZE"])
 
 
@@ -106,3 +106,35 @@ def pooled_moments(means: torch.Tensor, variances: torch.Tensor) -> tuple[torch.
     mean = means.mean(dim=0)
     var = (variances + means.square()).mean(dim=0) - mean.square()
     return mean, var.clamp_min(0.0)
+
+
+def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:
+    """(rank, local rank, world size): (0, 0, 1) without ``multi_gpu``; from ``torchrun`` with it.
+
+    Raises:
+        UserError: ``multi_gpu=true`` without ``torchrun``.
+    """
+    if not multi_gpu:
+        return 0, 0, 1
+    return launched_ranks()
+
+
+def resolve_device(device: str, local_rank: int | None = None) -> str:
+    """``auto`` → ``cuda:0`` when a GPU is visible, else ``cpu``; on a ``torchrun`` launch (``local_rank`` given)
+    a CUDA device is ``cuda:<local_rank>``, one GPU per rank.
+
+    Raises:
+        UserError: a CUDA device on a machine without one, or more ranks than GPUs (``device`` itself was
+            validated by :class:`~epo_isaac.cli.run_config.RunConfig`).
+    """
+    if device == "auto":
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={device} but no CUDA GPU is visible; use device=cpu (or auto), or drop "
+                        "+preset=paper (it is sized for one GPU)")
+    if device.startswith("cuda") and local_rank is not None:
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(f"rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; start at most that "
+                            "many processes per node (--nproc_per_node), or use device=cpu")
+        device = f"cuda:{local_rank}"
+    return device

@@ -4,7 +4,7 @@ While the envs step, the simulator's own threads (MuJoCo's pool) need the cores,
 passes on a few hundred rows gain nothing from more threads; during the update the simulator is idle and the
 minibatch forward/backward passes can use every core. ``torch_threads`` (top-level config) sets the rollout's
 threads, ``update_threads`` the update's (0: one per core, divided among ``torchrun`` ranks). Measured in
-``python -m bench.train_throughput`` (README "Training speed on CPU").
+``python -m bench.train_throughput`` (docs/benchmarks.md "Training vs env only").
 """
 
 from __future__ import annotations

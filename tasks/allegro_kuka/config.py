@@ -83,7 +83,7 @@ class AllegroKukaConfig(BaseModel):
     num_arms: Literal[1, 2] = Field(json_schema_extra=STRUCTURE)
     """1 or 2."""
     obstacle: Obstacle | None = Field(None, json_schema_extra=STRUCTURE)
-    """Two-arm reorientation obstacle: None, hole, partition or barrier (§13, see README)."""
+    """Two-arm reorientation obstacle: None, hole, partition or barrier (§13, see docs/tasks/allegro_kuka.md)."""
     episode_length: int = Field(600, ge=2)
     """Control steps (60 Hz) allowed per goal; the counter restarts at each success (§1)."""
     success_steps: int = Field(1, ge=1)
@@ -271,14 +271,14 @@ VARIANTS: dict[str, Variant] = {name: dataclasses.replace(variant, name=name) fo
         "Two arms, reorientation (§10), no obstacle. Observation 196, action 46.", "reorientation", 2),
     "AllegroKukaTwoArmsReorientationPartition": Variant(
         "Two-arm reorientation with a movable partition board across the table middle (EPO 'Partition'; "
-        "geometry not public: our design, see README). Observation 196, action 46.",
+        "geometry not public: our design, see docs/tasks/allegro_kuka.md). Observation 196, action 46.",
         "reorientation", 2, obstacle="partition"),
     "AllegroKukaTwoArmsReorientationHole": Variant(
         "Two-arm reorientation with EPO's wall and its 0.2 m x 0.4 m slot (§13, the public EPO code). "
         "Observation 196, action 46.", "reorientation", 2, obstacle="hole"),
     "AllegroKukaTwoArmsReorientationBarrier": Variant(
         "Two-arm reorientation with an impassable wall on the table middle; the object must be handed over "
-        "around its side (EPO 'Barrier'; geometry not public: our design, see README). "
+        "around its side (EPO 'Barrier'; geometry not public: our design, see docs/tasks/allegro_kuka.md). "
         "Observation 196, action 46.", "reorientation", 2, obstacle="barrier"),
 }.items()}
 check_variants(VARIANTS)

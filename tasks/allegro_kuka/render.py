@@ -1,6 +1,6 @@
 """Cameras and still images of the Allegro-Kuka scene families (spec §2–§4, §9, §10, §13).
 
-    python -m tasks.allegro_kuka.render docs/images     # redraws the README's pictures
+    python -m tasks.allegro_kuka.render docs/images     # redraws the docs' pictures
 
 Videos of any task: ``python -m tasks.render`` (:mod:`tasks.render`). Spec: docs/spec/allegro_kuka.md.
 """

@@ -17,7 +17,7 @@ from tasks.sim import require
 from tasks.sim.config import IsaacGymConfig
 
 INSTALL = ("Isaac Gym is not on PyPI: download it from NVIDIA, pip install its python/ folder and IsaacGymEnvs "
-           "(Isaac Gym Preview 4 supports Python 3.6-3.8 and this project needs 3.10+: README, sim=isaacgym)")
+           "(Isaac Gym Preview 4 supports Python 3.6-3.8 and this project needs 3.10+: docs/tasks/simulators.md)")
 
 
 def check(name: str) -> None:

@@ -22,8 +22,8 @@ ALIASES = {"mujoco": "mujoco_cpu", "cpu": "mujoco_cpu", "warp": "mujoco_warp"}
 
 class ContactConfig(BaseModel):
     """MuJoCo ``<option>`` contact settings (``sim.contact.<name>``). Defaults chosen by measurement
-    (bench/grasp.py; tasks/allegro_kuka/README.md "contacts that hold"): pyramidal cones at impratio 1 let a held
-    cube creep out of the hand in seconds."""
+    (python -m bench.grasp; docs/benchmarks.md "Scripted grasps and contact settings"): pyramidal cones at
+    impratio 1 let a held cube creep out of the hand in seconds."""
 
     model_config = SETTINGS
 

@@ -1,5 +1,5 @@
 """Physics of the Allegro-Kuka scene through the task's own step(): grasps that hold, joint speed limits,
-contact settings (issue 10 items 1-3; spec §2.3, §2.4; README "Model and simulator differences")."""
+contact settings (issue 10 items 1-3; spec §2.3, §2.4; docs/tasks/allegro_kuka.md "Model and simulator differences")."""
 
 from __future__ import annotations
 
