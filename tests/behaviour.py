@@ -16,6 +16,9 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from leaves import leaves  # noqa: E402
+
 COMMON = ["task=Pendulum", "task.num_envs=16", "train.ppo.horizon_length=16", "train.ppo.minibatch_size=128",
           "train.ppo.mini_epochs=2", "torch_threads=1", "update_threads=1", "seed=7", "+task.max_episode_steps=16"]
 RUNS: dict[str, list[str]] = {
@@ -30,25 +33,12 @@ HISTORY_KEYS = ("epoch", "frames", "master/return", "agents/return_0", "agents/r
 DATA = Path(__file__).with_name("data") / "behaviour.json"
 
 
-def _tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Every tensor in a nested checkpoint, by dotted path."""
-    out: dict[str, torch.Tensor] = {}
-    if isinstance(obj, torch.Tensor):
-        out[prefix] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(_tensors(v, f"{prefix}.{k}" if prefix else str(k)))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out.update(_tensors(v, f"{prefix}.{i}"))
-    return out
-
 
 def fingerprint(summary: dict[str, Any]) -> dict[str, Any]:
     """The fingerprint of a finished ``train.run``: its last ``last_*.pth`` and its history."""
     nn = Path(summary["run_dir"], "nn")
     last = max(nn.glob("last_*.pth"), key=lambda p: int(p.name.split("_ep_")[1].split("_")[0]))
-    tensors = _tensors(torch.load(last, weights_only=False))
+    tensors = {k: v for k, v in leaves(torch.load(last, weights_only=False)) if isinstance(v, torch.Tensor)}
     digest = hashlib.sha256()
     sums: dict[str, list[float]] = {}
     for key in sorted(tensors):

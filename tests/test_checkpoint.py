@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from conftest import ROOT, compose_cfg
+from leaves import leaves
 
 import train
 from bench.launch import rl_games_agent
@@ -220,21 +220,10 @@ def _untimed_scalars(scalars: list[tuple[str, int, float]]) -> list[tuple[str, i
             if not tag.startswith("performance/") and not tag.endswith("/time")]
 
 
-def _tensors(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted key, leaf) of every leaf in nested dicts/lists of a checkpoint."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _tensors(v, f"{prefix}{k}.")
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            yield from _tensors(v, f"{prefix}{i}.")
-    else:
-        yield prefix.rstrip("."), value
-
 
 def _assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Bit-identical checkpoints: every tensor and number (the task's pickled env state excepted)."""
-    leaves_a, leaves_b = dict(_tensors(a)), dict(_tensors(b))
+    leaves_a, leaves_b = dict(leaves(a)), dict(leaves(b))
     assert leaves_a.keys() == leaves_b.keys()
     for key, va in leaves_a.items():
         vb = leaves_b[key]

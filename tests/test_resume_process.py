@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, compose_cfg
+from leaves import leaves
 
 import tasks
 import train
@@ -67,21 +67,11 @@ def _train_py(run_dir: Path, overrides: list[str]) -> subprocess.CompletedProces
     return subprocess.run(args, cwd=run_dir.parent, env=env, capture_output=True, text=True, timeout=300)
 
 
-def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{prefix}{k}.")
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{prefix}{i}.")
-    else:
-        yield prefix.rstrip("."), value
-
 
 def _assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Bit-identical checkpoints: every tensor, array and number, the task's env state included (wall-clock
     counters excepted)."""
-    leaves_a, leaves_b = dict(_leaves(a)), dict(_leaves(b))
+    leaves_a, leaves_b = dict(leaves(a)), dict(leaves(b))
     assert leaves_a.keys() == leaves_b.keys()
     for key, va in leaves_a.items():
         vb = leaves_b[key]
