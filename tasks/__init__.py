@@ -55,6 +55,7 @@ TASKS: dict[str, str] = {
     "Walker2d": "tasks.gymnasium:make_walker2d",
     "BipedalWalker": "tasks.gymnasium:make_bipedal_walker",
     "Gym": "tasks.gymnasium:make_gym",  # any Gymnasium id with Box actions: task.env_id=<id>
+    "ContinuousMountainCar": "tasks.mountain_car:make_mountain_car",  # pure torch, no simulator
     **dict.fromkeys(VARIANTS, "tasks.allegro_kuka.registry:FACTORIES"),  # the eight Allegro-Kuka variants
 }
 
