@@ -51,6 +51,9 @@ def test_step_on_cosine_hill() -> None:
     x, v = dynamics(HILL, t(x0, x0), t(0.0, 0.0), t(0.0, 1.0))
     assert v.tolist() == pytest.approx([-0.05 / math.sqrt(2), (0.015 - 0.1 / math.sqrt(2)) * 0.5], abs=1e-6)
     assert x[0].item() == pytest.approx(x0 - 0.0125, abs=1e-6)
+    # moving uphill at v = 0.2: friction acts along the track too, v' = 0.2 − (0.1 + 0.005)/√2·0.5
+    _, v = dynamics(HILL, t(x0), t(0.2), t(0.0))
+    assert v.item() == pytest.approx(0.2 - 0.105 / math.sqrt(2) * 0.5, abs=1e-6)
 
 
 def test_edge_clamps_and_bounces() -> None:
@@ -59,9 +62,12 @@ def test_edge_clamps_and_bounces() -> None:
 
 
 def test_goal_pays_100_only_below_speed_2() -> None:
-    crossed = reached_goal(t(3.9, 3.9, 4.1, 3.9), t(4.1, 4.1, 3.9, 3.99), t(1.9, 2.0, -1.5, 0.5), 4.0, 2.0)
-    assert crossed.tolist() == [True, False, True, False]
-    assert reward(crossed, t(0.0, 0.0, -0.5, 1.0)).tolist() == pytest.approx([100.0, 0.0, 99.995, -0.01])
+    # strictly across: starting or ending exactly on the goal does not count
+    crossed = reached_goal(t(3.9, 3.9, 4.1, 3.9, 4.0, 3.9), t(4.1, 4.1, 3.9, 3.99, 4.1, 4.0),
+                           t(1.9, 2.0, -1.5, 0.5, 1.0, 1.0), 4.0, 2.0)
+    assert crossed.tolist() == [True, False, True, False, False, False]
+    rew = reward(crossed, t(0.0, 0.0, -0.5, 1.0, 0.0, 0.0))
+    assert rew.tolist() == pytest.approx([100.0, 0.0, 99.995, -0.01, 0.0, 0.0])
 
 
 def _task(**settings: object) -> tasks.BatchedTask:
