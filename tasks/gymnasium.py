@@ -129,6 +129,10 @@ class GymnasiumTask(BatchedTask):
         """Reset every env. The first reset seeds env i with ``seed + i``; later ones continue each env's random
         stream (so repeated resets, e.g. one per ES iteration, see new start states)."""
         obs, _ = self.envs.reset(seed=None if self._seeded else self._seed)
+        if not self._seeded:  # spaces draw their own generator from OS entropy when Gymnasium's env checker
+            for i, env in enumerate(getattr(self.envs, "envs", ())):  # samples them: it goes into snapshots
+                env.action_space.seed(self._seed + i)
+                env.observation_space.seed(self._seed + i)
         self._seeded = True
         return self._obs(obs)
 

@@ -11,12 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from rl_games.algos_torch.network_builder import NetworkBuilder
 from rl_games.common.layers.recurrent import LSTMWithDones
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 LOG_STD_MODES: tuple[str, ...] = ("per_agent", "shared", "shared_plus_offset")
+
+
+def rows_of(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Rows ``ids`` (``[B]`` long) of ``table`` (``[M, D]``) as ``[B, D]``, with a deterministic backward.
+
+    ``table[ids]`` backpropagates through ``index_put_(accumulate=True)``, which on CPU with more than one torch
+    thread and >= 32,768 gradient elements adds with atomic float adds in parallel: the sum's order, and so its
+    last bits, change from run to run (issue 24). ``F.embedding``'s backward sums each row in index order, serially
+    on CPU and sorted on CUDA: the gradient equals one-thread ``table[ids]``'s bit for bit.
+    """
+    return F.embedding(ids, table)
 
 
 def mlp(in_size: int, units: list[int], activation: str) -> nn.Sequential:
@@ -107,10 +119,10 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
         if ids is None:
             ids = torch.arange(self.num_agents, device=self.latents.device)
         if self.log_std_shared is None:
-            return self.log_std[ids]
+            return rows_of(self.log_std, ids)
         if self.log_std is None:
             return self.log_std_shared.expand(ids.shape[0], -1)
-        return self.log_std_shared + self.log_std[ids]
+        return self.log_std_shared + rows_of(self.log_std, ids)
 
     def get_value_layer(self) -> nn.Module:
         return self.value
@@ -124,7 +136,7 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
     def forward(self, input_dict: dict[str, Any]):
         obs = input_dict["obs"]
         ids = self.agent_ids_for(input_dict, obs.shape[0], obs.device)
-        x = torch.cat([obs, self.latents[ids]], dim=-1)
+        x = torch.cat([obs, rows_of(self.latents, ids)], dim=-1)
         states = input_dict.get("rnn_states")
         if self.is_rnn():
             seq_length = input_dict.get("seq_length", 1)
