@@ -64,11 +64,9 @@ if not __package__:  # run as ``python bench/evolution.py``: the package imports
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from bench.launch import ROOT
+from bench.pool import in_workers, mmss, one_core_per_run, redirect_output
 
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
@@ -127,12 +126,7 @@ def run_one(spec: Spec) -> dict[str, Any]:
     run_dir = RUNS / spec.name
     if run_dir.exists():  # left over by a killed run
         shutil.rmtree(run_dir)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Everything this process prints from now on (per-epoch lines, MuJoCo warnings, tensorboardX's writer thread
-    # complaining at exit) goes to <run>.log, not to the benchmark's console; the process serves this run only.
-    with open(run_dir.with_suffix(".log"), "w") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+    redirect_output(run_dir.with_suffix(".log"))
     cpu = time.process_time()
     out = run_training(spec.overrides(), run_dir)
     cpu = time.process_time() - cpu
@@ -177,11 +171,6 @@ def build_specs(args: argparse.Namespace) -> list[Spec]:
     return list(dict.fromkeys(specs))  # the ablation's M = 8 runs are the main EPO runs
 
 
-def _mmss(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
-
-
 def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
     """Run ``specs`` in ``jobs`` spawned worker processes (one fresh process per run), skipping cached ones."""
     results: list[dict[str, Any]] = []
@@ -201,29 +190,23 @@ def execute(specs: list[Spec], jobs: int, resume: bool) -> list[dict[str, Any]]:
     start = time.perf_counter()
     run_seconds: list[float] = []
     failed: list[str] = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        futures: dict[Future, Spec] = {pool.submit(run_one, spec): spec for spec in todo}
-        for done, future in enumerate(as_completed(futures), start=1):
-            spec = futures[future]
-            try:
-                result = future.result()
-            except (Exception, SystemExit) as exc:  # report it and keep the other runs going
-                failed.append(spec.name)
-                print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed "
-                      f"{spec.seed}: FAILED ({type(exc).__name__}: {exc}); log in "
-                      f"{(RUNS / spec.name).with_suffix('.log')}", flush=True)
-                continue
-            results.append(result)
-            run_seconds.append(result["seconds"])
-            remaining = len(todo) - done
-            eta = float(np.mean(run_seconds)) * remaining / jobs
-            print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed {spec.seed}: "
-                  f"final {result['final']:.1f} | elapsed {_mmss(time.perf_counter() - start)} | ETA {_mmss(eta)}",
+    for done, (spec, result) in enumerate(in_workers(todo, jobs, run_one), start=1):
+        if isinstance(result, BaseException):
+            failed.append(spec.name)
+            print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed "
+                  f"{spec.seed}: FAILED ({type(result).__name__}: {result}); log in "
+                  f"{(RUNS / spec.name).with_suffix('.log')}", flush=True)
+            continue
+        results.append(result)
+        run_seconds.append(result["seconds"])
+        remaining = len(todo) - done
+        eta = float(np.mean(run_seconds)) * remaining / jobs
+        print(f"[{len(results) + len(failed)}/{total}] {spec.task} {spec.algo} M={spec.m} seed {spec.seed}: "
+              f"final {result['final']:.1f} | elapsed {mmss(time.perf_counter() - start)} | ETA {mmss(eta)}",
+              flush=True)
+        if spec.algo.startswith("EPO"):
+            print(f"    generations={result['generations']} diversity_ratio={result['diversity_ratio']:.3f}",
                   flush=True)
-            if spec.algo.startswith("EPO"):
-                print(f"    generations={result['generations']} diversity_ratio={result['diversity_ratio']:.3f}",
-                      flush=True)
     if failed:
         print(f"WARNING: {len(failed)} run(s) failed: {', '.join(failed)}", flush=True)
     return results
@@ -325,8 +308,7 @@ def main() -> None:
     for m in args.ablation_sizes:
         if NUM_ENVS % m:
             parser.error(f"--ablation-sizes: {m} does not divide {NUM_ENVS} envs")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per run
-        os.environ.setdefault(var, "1")
+    one_core_per_run()
     from bench.common import RESULTS, mean_se
 
     RESULTS.mkdir(parents=True, exist_ok=True)
