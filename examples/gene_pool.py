@@ -1,5 +1,5 @@
 """EPO's latent gene pool without rl_games: create, read, evolve, checkpoint (docs/algorithms.md, "The latent gene
-pool as a library"). Run: python examples/gene_pool.py"""
+pool as a library"). Run: python examples/gene_pool.py (epo_isaac installed: pip install -e .)"""
 
 import torch
 
@@ -16,7 +16,7 @@ generation = pool.genetic_step(fitness)
 print(f"generation {pool.generation}: {generation.status}, replaced {generation.replaced.tolist()} "
       f"(children of parents {generation.parents.tolist()}), elites {generation.elites.tolist()}")
 
-# Evolution alone on a toy fitness: closeness of each latent to a target; settings as in train.ga.
+# Evolution alone on a toy fitness (closeness to a target); GeneticConfig holds the train.ga settings.
 pool = LatentGenePool(9, 32, GeneticConfig(gate="off", elite_frac=0.25, frac_replaced=0.25, mutation_std=0.3))
 target = torch.ones(32)
 start = (pool.latents[1:] - target).norm(dim=1).min().item()

@@ -145,5 +145,5 @@ def test_example_runs_and_nothing_imports_rl_games() -> None:
             "print('rl_games modules:', sorted(m for m in sys.modules if m.split('.')[0] == 'rl_games'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "generation 1: ran" in out.stdout, out.stdout
+    assert "generation 1: ran" in out.stdout and "after 200 generations" in out.stdout, out.stdout
     assert "rl_games modules: []" in out.stdout, out.stdout

@@ -39,9 +39,9 @@ MIN_POPULATION = 3
 
 def _check_sizes(population_size: int, latent_dim: int, smallest: int) -> None:
     if population_size < smallest or latent_dim < 1:
-        raise ValueError(f"population_size must be >= {smallest}" + (" (the master and two followers)" if smallest > 1
-                         else "") + f" and latent_dim >= 1, got population_size={population_size}, "
-                         f"latent_dim={latent_dim}")
+        why = " (the master and two followers)" if smallest == MIN_POPULATION else ""
+        raise ValueError(f"population_size must be >= {smallest}{why} and latent_dim >= 1, "
+                         f"got population_size={population_size}, latent_dim={latent_dim}")
 
 
 class LatentGenePool:
