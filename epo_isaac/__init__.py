@@ -9,6 +9,9 @@ Sub-packages, one job each:
   resume, ``torchrun`` ranks, threads, video, the typed train config);
 - :mod:`epo_isaac.cli`: ``train.py``'s command-line plumbing (checks before Hydra, one-line errors).
 
+``LatentGenePool`` (:class:`epo_isaac.epo.gene_pool.LatentGenePool`): the latent table and its genetic algorithm
+as a library API, imported on first use; it never imports rl_games.
+
 ``register(runner)`` adds algos ``epo`` (EPO and SAPG), ``es`` and ``ppo`` with their players, and the
 ``epo_actor_critic`` network, to an ``rl_games.torch_runner.Runner``; it never replaces a builder it did not add.
 """
@@ -20,6 +23,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _NETWORKS: set[str] = set()  # networks this package put in rl_games' global registry
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``from epo_isaac import LatentGenePool`` imports torch only then; ``import epo_isaac`` stays light
+    # (train.py imports Isaac Gym before torch, epo_isaac.cli.isaacgym_first).
+    if name == "LatentGenePool":
+        from epo_isaac.epo.gene_pool import LatentGenePool
+
+        return LatentGenePool
+    raise AttributeError(f"module 'epo_isaac' has no attribute {name!r}")
 
 
 def register(runner: Any) -> None:

@@ -22,8 +22,9 @@ from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.a2c_continuous import A2CAgent
 
 from epo_isaac.epo import losses
-from epo_isaac.epo.genetic import latent_diversity, plan_generation
-from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation, block_size
+from epo_isaac.epo.gene_pool import LatentGenePool
+from epo_isaac.epo.genetic import latent_diversity
+from epo_isaac.epo.population import FitnessTracker, agent_ids, block_size
 from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.config import TrainConfig
@@ -50,7 +51,6 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         self.agent_of_env = agent_ids(self.num_actors, self.population_size, self.ppo_device)
         self.entropy_coefs = losses.entropy_coefs(self.population_size, tc.ppo.entropy_scale).to(self.ppo_device)
         self.off_cfg = tc.off_policy
-        self.genetic = tc.ga
         self.ga_enabled = tc.ga.enabled and self.algo == "epo"
         self.ga_interval = tc.ga.interval_frames
         self.ga_warmup = tc.ga.warmup_frames
@@ -59,10 +59,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         self.nstep = tc.ppo.nstep
         seed = int(params.get("seed") or 0)
         self.ga_generator = torch.Generator().manual_seed(seed + 1)
+        self.gene_pool = LatentGenePool.from_latents(self.net.latents, tc.ga, self.ga_generator)  # writes in place
         self.sample_generator = torch.Generator().manual_seed(seed + 2)
         self.fitness = FitnessTracker(self.num_actors, self.population_size, self.ppo_device)
-        self.generation = 0
-        self.gate_latched = False  # the gate has opened once in this run (ga.gate_latch)
         self.next_check_frame = self.ga_warmup
         self.stats = EpochStats(self.num_actors, self.population_size, self.ppo_device)
         self.epoch_summary: dict[str, Any] = {}
@@ -299,17 +298,23 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         while self.next_check_frame <= frames:
             self.next_check_frame += max(self.ga_interval, 1)
         tracker = self.merged_fitness(self.fitness)  # every rank's episodes: the same decision everywhere
-        fitness = tracker.fitness()
-        gen = plan_generation(self.net.latents.detach(), fitness, self.genetic, self.ga_generator,
-                              tracker.aligned_episodes(), gate_latched=self.gate_latched)
-        self.gate_latched = self.gate_latched or bool(gen.gate_open)
-        event = {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
-                 "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
+        fitness = tracker.fitness()  # NaN: a block without a finished episode in the window
+        gen = self.gene_pool.genetic_step(fitness, tracker.aligned_episodes(), allow_missing=True,
+                                          log_std=self.net.log_std, optimizer=self.optimizer)
         if gen.ran:
-            apply_generation(self.net.latents, self.net.log_std, self.optimizer, gen)
-            self.generation += 1
             self.fitness.reset()
-        return event
+        return {"ran": gen.ran, "status": gen.status, "reason": gen.reason, "gate_statistic": gen.gate_statistic,
+                "gate_open": gen.gate_open, "replaced": gen.replaced.tolist(), "fitness": fitness.cpu()}
+
+    @property
+    def generation(self) -> int:
+        """Generations run so far (:attr:`LatentGenePool.generation`)."""
+        return self.gene_pool.generation
+
+    @property
+    def gate_latched(self) -> bool:
+        """Whether the gate has opened once in this run (``ga.gate_latch``; :attr:`LatentGenePool.gate_latched`)."""
+        return self.gene_pool.gate_latched
 
     # ---------------------------------------------------------------- epoch
     def train_epoch(self):
@@ -407,8 +412,8 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         super().set_full_state_weights(weights, set_epoch=set_epoch)
         epo = weights["epo"]
         self.fitness.load_state_dict(epo["fitness"])
-        self.generation = int(epo["generation"])
-        self.gate_latched = bool(epo.get("gate_latched", self.generation > 0))  # older checkpoints: opened once
+        self.gene_pool.generation = int(epo["generation"])
+        self.gene_pool.gate_latched = bool(epo.get("gate_latched", self.generation > 0))  # older: opened once
         if "next_check_frame" in epo:
             self.next_check_frame = int(epo["next_check_frame"])
         else:  # checkpoints written before the schedule was derived from the budget

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from epo_isaac.cli.validate import SETTINGS
 from epo_isaac.epo.gate import GATES
-from epo_isaac.epo.networks import ACTIVATIONS, LOG_STD_MODES
+from epo_isaac.epo.layers import ACTIVATIONS, LOG_STD_MODES
 
 GA_MODES: tuple[str, ...] = ("paper", "official")
 FITNESS: tuple[str, ...] = ("return", "true_objective")

@@ -8,7 +8,7 @@ passed in, so a plan is reproducible from the generator's state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -35,6 +35,8 @@ class Generation:
         children: ``[R, D]`` new latent rows, same dtype/device as the latents.
         gate_statistic: what the gate compared (:class:`epo_isaac.epo.gate.GateResult`); NaN if not reached.
         gate_open: the gate's decision; None if not reached.
+        elites: ``[E]`` long, agent indices kept unchanged as parents a, best first (paper mode: the top
+            ``elite_frac`` of the followers; official mode: the two best agents); ``[0]`` when skipped.
     """
 
     status: str
@@ -44,6 +46,7 @@ class Generation:
     children: Tensor
     gate_statistic: float = float("nan")
     gate_open: bool | None = None
+    elites: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
 
     @property
     def ran(self) -> bool:
@@ -61,6 +64,7 @@ def _skip(status: str, reason: str, latents: Tensor, gate: GateResult | None = N
         children=latents.new_zeros(0, latents.shape[1]),
         gate_statistic=gate.statistic if gate else float("nan"),
         gate_open=gate.open if gate else None,
+        elites=torch.zeros(0, dtype=torch.long, device=device),
     )
 
 
@@ -167,6 +171,7 @@ def plan_generation(
         children=children,
         gate_statistic=gate.statistic,
         gate_open=gate.open,
+        elites=elites.to(latents.device),
     )
 
 
@@ -190,6 +195,7 @@ def _plan_official(latents: Tensor, fitness: Tensor) -> Generation:
         replaced=torch.tensor([worst], dtype=torch.long, device=latents.device),
         parents=parents,
         children=children,
+        elites=parents[0].clone(),
     )
 
 

@@ -16,8 +16,7 @@ from rl_games.algos_torch.network_builder import NetworkBuilder
 from rl_games.common.layers.recurrent import LSTMWithDones
 from torch import nn
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
-LOG_STD_MODES: tuple[str, ...] = ("per_agent", "shared", "shared_plus_offset")
+from epo_isaac.epo.layers import LOG_STD_MODES, mlp
 
 
 def rows_of(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -31,23 +30,12 @@ def rows_of(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return F.embedding(ids, table)
 
 
-def mlp(in_size: int, units: list[int], activation: str) -> nn.Sequential:
-    """Dense layers ``in_size -> units[0] -> ... -> units[-1]``, each followed by ``activation``."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {sorted(ACTIVATIONS)}")
-    layers: list[nn.Module] = []
-    for unit in units:
-        layers += [nn.Linear(in_size, unit), ACTIVATIONS[activation]()]
-        in_size = unit
-    return nn.Sequential(*layers)
-
-
 class EPOActorCritic(NetworkBuilder.BaseNetwork):
     """Shared trunk over ``[normalised obs, φ_agent]`` with a Gaussian actor and a value head.
 
     Args:
         obs_dim: O. num_actions: A. num_agents: M (master = agent 0). latent_dim: D.
-        units: MLP widths. activation: one of ``ACTIVATIONS``.
+        units: MLP widths. activation: one of :data:`epo_isaac.epo.layers.ACTIVATIONS`.
         log_std: ``per_agent`` (σ_b a learned row of an [M, A] table, each row trained only by its own block's
             data), ``shared`` (one learned [A] vector; every agent's data trains it) or ``shared_plus_offset``
             (σ_b = σ_shared + δ_b, δ ∈ R^{M×A} initialised to 0). ``self.log_std`` is the [M, A] table or the

@@ -172,7 +172,7 @@ class FitnessTracker:
 def apply_generation(
     latents: torch.nn.Parameter,
     log_std: torch.nn.Parameter | None,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     generation: Generation,
 ) -> None:
     """Write a planned generation into the live parameters, in place (spec §4.5).
@@ -188,7 +188,8 @@ def apply_generation(
     Args:
         latents: ``[M, D]`` latent table φ.
         log_std: ``[M, A]`` per-agent log-std rows (table or offsets), or None.
-        optimizer: the optimizer that owns them (parameters without state yet are skipped).
+        optimizer: the optimizer that owns them (parameters without state yet are skipped); None for tables no
+            optimizer trains (:class:`epo_isaac.epo.gene_pool.LatentGenePool` on its own).
         generation: a plan from :func:`epo_isaac.epo.genetic.plan_generation`.
 
     Raises:
@@ -214,7 +215,7 @@ def apply_generation(
                 continue
             if param is log_std:  # gather before writing, in case a parent is also replaced
                 param[rows] = param[parent_a].clone()
-            state = optimizer.state.get(param, {})
+            state = optimizer.state.get(param, {}) if optimizer is not None else {}
             for key in _ADAM_MOMENTS:
                 moment = state.get(key)
                 if isinstance(moment, Tensor) and moment.shape == param.shape:
