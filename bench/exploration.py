@@ -7,7 +7,9 @@ M = 8, 16 and 64 agents on the same envs and the same env-step budget, several s
 Each run is ``python train.py task=ContinuousMountainCar train=<algo> task.num_envs=<N>
 train.population.size=<M> seed=<s> train.ppo.max_frames=<frames>`` with the task's official training settings
 (``cfg/task_train/ContinuousMountainCar.yaml``) and ``torch_threads=1``, in a fresh process (``--jobs`` at a time).
-SAPG runs with M = 8 (EPO's default M; SAPG's own default 6 does not divide 4,096). Measured on the 2-core AMD
+SAPG runs with M = 8 (EPO's default M; SAPG's own default 6 does not divide 4,096). Variants beyond the default
+five (``--variants``): ``SAPG-64``, and ``EPO-8-nogate`` / ``EPO-64-nogate`` (``train.ga.gate=off``, as the official
+EPO code). Measured on the 2-core AMD
 EPYC machine, 4,096 envs, one run at a time: PPO ~150k env-steps/s, EPO M = 64 ~80k.
 
 What it reports, per run (``master``: agent 0 for EPO/SAPG, the only policy for PPO):
@@ -60,9 +62,10 @@ from bench.pool import in_workers, mmss, one_core_per_run, redirect_output
 DATA = ROOT / "bench" / "data" / "exploration"
 RESULTS = ROOT / "bench" / "results"
 RUNS = RESULTS / "exploration_runs"
-VARIANTS: dict[str, tuple[str, int]] = {  # name -> (train config, population size M)
-    "PPO": ("PPO", 1), "SAPG": ("SAPG", 8), "EPO-8": ("EPO", 8), "EPO-16": ("EPO", 16), "EPO-64": ("EPO", 64),
-    "SAPG-64": ("SAPG", 64),
+VARIANTS: dict[str, tuple[str, int, tuple[str, ...]]] = {  # name -> (train config, population size M, overrides)
+    "PPO": ("PPO", 1, ()), "SAPG": ("SAPG", 8, ()), "EPO-8": ("EPO", 8, ()), "EPO-16": ("EPO", 16, ()),
+    "EPO-64": ("EPO", 64, ()), "SAPG-64": ("SAPG", 64, ()),
+    "EPO-8-nogate": ("EPO", 8, ("train.ga.gate=off",)), "EPO-64-nogate": ("EPO", 64, ("train.ga.gate=off",)),
 }
 DEFAULT_VARIANTS = ("PPO", "SAPG", "EPO-8", "EPO-16", "EPO-64")
 HEADLINE = {"mc_success_epo": "EPO-8", "mc_success_epo_m16": "EPO-16", "mc_success_epo_m64": "EPO-64",
@@ -90,10 +93,10 @@ class Spec:
         return DATA / f"{self.name}.json.gz"
 
     def overrides(self) -> list[str]:
-        algo, m = VARIANTS[self.variant]
+        algo, m, extra = VARIANTS[self.variant]
         return ["task=ContinuousMountainCar", f"train={algo}", f"seed={self.seed}", f"task.num_envs={self.num_envs}",
                 f"train.population.size={m}", "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}",
-                "train.ppo.save_frequency=0", "torch_threads=1"]
+                "train.ppo.save_frequency=0", "torch_threads=1", *extra]
 
     def settings(self) -> dict[str, Any]:
         """What a cached record must have been made with to be reused."""
