@@ -224,8 +224,8 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     def minibatch_loss(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """L_on + λ·L_off for the policy, L_V,on + λ_V·L_V,off for the critic, the per-agent entropy
         schedule and the bounds loss; rows are weighted and averaged (spec §3.5). A follower's entropy bonus
-        trains only its own log-std offset, never σ_shared, which the master acts with (spec §2: no bonus for the
-        master)."""
+        trains only its own log-std (offset δ_b or row), never σ_shared, which the master acts with (spec §2: no
+        bonus for the master)."""
         batch = {"is_train": True, "prev_actions": mb["actions"], "obs": self._preproc_obs(mb["obs"]),
                  "agent_ids": mb["agent_ids"]}
         if self.is_rnn:

@@ -69,9 +69,9 @@ class ESConfig(BaseModel):
     """L2 coefficient λ, with the meaning of ``l2coeff`` in Salimans et al.'s code (openai/evolution-strategies-
     starter, es_distributed/es.py: ``optimizer.update(−g + l2coeff·θ)`` with g = Σ_i shaped_i·ε_i / P, no 1/σ).
     Our gradient ĝ = g/σ (eq. 3) carries the 1/σ, so the optimiser steps on (g − λ·θ)/σ: −(λ/σ)·θ is added to ĝ,
-    with the σ of the generation. Adam (invariant to a common gradient scale) then takes Salimans' Adam step;
-    SGD takes Salimans' SGD step at stepsize learning_rate/σ (learning_rate multiplies ĝ, as α in the paper's
-    Algorithm 1), so the decay's weight against the fitness gradient is Salimans' in both."""
+    with the σ of the generation. Adam (invariant to a common gradient scale, up to its ε) then takes Salimans'
+    Adam step; SGD takes Salimans' SGD step at stepsize learning_rate/σ (learning_rate multiplies ĝ, as α in the
+    paper's Algorithm 1), so the decay's weight against the fitness gradient is Salimans' in both."""
     optimizer: Literal[OPTIMIZERS] = "adam"  # type: ignore[valid-type]
     """``adam`` (``torch.optim.Adam``, default betas) or ``sgd`` (``torch.optim.SGD`` with momentum and
     dampening μ: v ← μ·v + (1 − μ)·g as in the paper's code, except that torch starts v at g)."""
