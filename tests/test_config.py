@@ -82,6 +82,18 @@ def test_bad_population_layout(num_envs: int, size: int) -> None:
         check_layout(num_envs, parse_train_config(cfg.train))
 
 
+def test_entropy_bonus_with_a_shared_log_std_is_refused(tmp_path: Path) -> None:
+    """Under network.log_std=shared the followers have no log-std of their own, so their entropy bonus (which
+    must not move the master's σ, spec §2) would do nothing: refused with one line, nothing written."""
+    cfg = compose_cfg(["task=Pendulum", "train.network.log_std=shared", "train.ppo.entropy_scale=0.005",
+                       f"+run_dir={tmp_path / 'run'}"])
+    with pytest.raises(UserError, match=r"^train\.ppo\.entropy_scale=0\.005 .*train\.network\.log_std=shared"):
+        train.run(cfg)
+    assert not (tmp_path / "run").exists()
+    fine = compose_cfg(["task=Pendulum", "train.network.log_std=shared"])  # no bonus: nothing to refuse
+    check_layout(int(fine.task.num_envs), parse_train_config(fine.train))
+
+
 def test_population_that_does_not_divide_stops_train_py(tmp_path: Path) -> None:
     cfg = compose_cfg(["task.num_envs=10", "train.population.size=4", f"+run_dir={tmp_path}"])
     with pytest.raises(UserError, match="multiple of 4"):

@@ -143,17 +143,57 @@ def test_trains_a_module_via_load_into() -> None:
 
 
 def test_weight_decay_shrinks_theta_under_constant_fitness() -> None:
-    cfg = ESConfig(population_size=6, sigma=0.1, learning_rate=0.1, weight_decay=0.5, optimizer="sgd", momentum=0.0)
+    """Constant fitness: ĝ = 0, and SGD shrinks θ by lr·λ/σ per generation (λ is Salimans' l2coeff, per unit of
+    the σ-free gradient g = σ·ĝ)."""
+    cfg = ESConfig(population_size=6, sigma=0.1, learning_rate=0.01, weight_decay=0.5, optimizer="sgd", momentum=0.0)
     theta0 = torch.tensor([1.0, -2.0, 4.0])
     es = OpenAIES(theta0, cfg)
     for _ in range(3):
         es.ask()
         es.tell(torch.full((6,), 7.0))
-    torch.testing.assert_close(es.theta, theta0 * (1 - 0.1 * 0.5) ** 3)
+    torch.testing.assert_close(es.theta, theta0 * (1 - 0.01 * 0.5 / 0.1) ** 3)
     adam = OpenAIES(theta0, ESConfig(population_size=6, weight_decay=0.5))
     adam.ask()
     adam.tell(torch.zeros(6))
     assert (adam.theta.abs() < theta0.abs()).all()
+
+
+def _salimans_steps(config: ESConfig, theta: torch.Tensor, fitness, seed: int, generations: int) -> torch.Tensor:
+    """θ after ``generations`` steps of openai/evolution-strategies-starter (commit 951f199, es_distributed/es.py
+    and optimizers.py), in float64 with our noise: g = Σ_k (r⁺_k − r⁻_k)·ε_k / returns.size on centred ranks (no
+    1/σ), then ``optimizer.update(−g + l2coeff·θ)``. Adam: that file's Adam; SGD: its SGD at momentum 0 with
+    stepsize learning_rate/σ (our learning_rate multiplies ĝ = g/σ, eq. 3, as α in the paper's Algorithm 1)."""
+    theta = theta.double().clone()
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    beta1, beta2 = 0.9, 0.999
+    for t in range(1, generations + 1):
+        eps = population_noise(seed, t - 1, config.population_size, theta.numel(), True).double()
+        shaped = centered_ranks(fitness(theta + config.sigma * eps))
+        pairs = shaped.view(-1, 2)
+        g = (pairs[:, 0] - pairs[:, 1]) @ eps[0::2] / config.population_size
+        step_grad = -g + config.weight_decay * theta
+        if config.optimizer == "sgd":
+            theta = theta - config.learning_rate / config.sigma * step_grad
+            continue
+        a = config.learning_rate * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
+        m = beta1 * m + (1 - beta1) * step_grad
+        v = beta2 * v + (1 - beta2) * step_grad**2
+        theta = theta - a * m / (v.sqrt() + 1e-8)
+    return theta
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_weight_decay_step_is_salimans_l2coeff(optimizer: str) -> None:
+    """weight_decay is Salimans' l2coeff at σ = 0.02: a hand-computed run of their update matches ours."""
+    config = ESConfig(population_size=8, sigma=0.02, learning_rate=0.01, weight_decay=0.05, optimizer=optimizer,
+                      momentum=0.0)
+    theta0 = torch.tensor([3.0, -2.0, 1.5, -0.5])
+    fitness = _sphere(torch.tensor([0.5, 0.5, -0.5, 2.0]))
+    es = OpenAIES(theta0, config, seed=5)
+    for _ in range(3):
+        es.tell(fitness(es.ask()))
+    expected = _salimans_steps(config, theta0, fitness, seed=5, generations=3)
+    torch.testing.assert_close(es.theta.double(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_sigma_and_learning_rate_decay_to_their_floors() -> None:

@@ -14,6 +14,7 @@ from epo_isaac.epo.losses import (
     bounds_loss,
     entropy_coefs,
     gae,
+    gaussian_entropy,
     nstep_returns,
     off_policy_surrogate,
     one_step_targets,
@@ -184,3 +185,11 @@ def test_entropy_schedule() -> None:
         entropy_coefs(0, 0.01)
     with pytest.raises(ValueError, match="scale"):
         entropy_coefs(4, -1.0)
+
+
+def test_gaussian_entropy_is_rl_games_normal_entropy() -> None:
+    """The value rl_games' model logs (``Normal(mu, exp(log_std)).entropy().sum(-1)``), from the log-std alone."""
+    log_std = torch.tensor([[0.0, -1.0], [0.5, -2.0], [-0.3, 0.2]])
+    normal = torch.distributions.Normal(torch.zeros(3, 2), torch.exp(log_std))
+    torch.testing.assert_close(gaussian_entropy(log_std), normal.entropy().sum(-1))
+    assert gaussian_entropy(torch.zeros(1, 1)).item() == pytest.approx(0.5 * math.log(2 * math.pi * math.e))

@@ -49,6 +49,22 @@ def test_per_agent_rows_learn_only_from_their_own_agent() -> None:
     assert net.log_std.grad[1].abs().sum() > 0 and net.log_std.grad[[0, 2, 3]].abs().sum() == 0
 
 
+@pytest.mark.parametrize(("mode", "trains"), [("per_agent", "log_std"), ("shared", None),
+                                              ("shared_plus_offset", "log_std")])
+def test_detach_shared_keeps_the_values_and_trains_only_the_agents_own_rows(mode: str, trains: str | None) -> None:
+    """What a follower's entropy bonus may train (spec §2): its own row, never σ_shared (the master's too)."""
+    net = _net(mode)
+    ids = torch.tensor([1, 3, 3])
+    own = net.agent_log_std(ids, detach_shared=True)
+    assert torch.equal(own, net.agent_log_std(ids))
+    if trains is None:
+        assert not own.requires_grad
+        return
+    own.sum().backward()
+    assert net.log_std_shared is None or net.log_std_shared.grad is None
+    torch.testing.assert_close(getattr(net, trains).grad, torch.tensor([[0, 0], [1.0, 1.0], [0, 0], [2.0, 2.0]]))
+
+
 @pytest.mark.parametrize("mode", ["per_agent", "shared", "shared_plus_offset"])
 def test_a_generation_copies_the_per_agent_part_only(mode: str) -> None:
     net = _net(mode)

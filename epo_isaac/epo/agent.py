@@ -222,7 +222,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
 
     def minibatch_loss(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """L_on + λ·L_off for the policy, L_V,on + λ_V·L_V,off for the critic, the per-agent entropy
-        schedule and the bounds loss; rows are weighted and averaged (spec §3.5)."""
+        schedule and the bounds loss; rows are weighted and averaged (spec §3.5). A follower's entropy bonus
+        trains only its own log-std (offset δ_b or row), never σ_shared, which the master acts with (spec §2: no
+        bonus for the master)."""
         batch = {"is_train": True, "prev_actions": mb["actions"], "obs": self._preproc_obs(mb["obs"]),
                  "agent_ids": mb["agent_ids"]}
         if self.is_rnn:
@@ -238,7 +240,8 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         a_loss = (w_pol * torch.where(off, off_loss, on_loss)).mean()
         v_loss = losses.value_loss(res["values"][:, 0], mb["values"], mb["returns"], self.e_clip, self.clip_value)
         c_loss = (w_val * v_loss).mean()
-        entropy = (self.entropy_coefs[mb["agent_ids"]] * res["entropy"]).mean()
+        own_log_std = self.net.agent_log_std(mb["agent_ids"], detach_shared=True)  # the master's σ stays out
+        entropy = (self.entropy_coefs[mb["agent_ids"]] * losses.gaussian_entropy(own_log_std)).mean()
         b_loss = losses.bounds_loss(res["mus"]).mean()
         loss = a_loss + 0.5 * self.critic_coef * c_loss - entropy + self.bounds_loss_coef * b_loss
         kl = torch_ext.policy_kl(res["mus"].detach(), res["sigmas"].detach(), mb["mu"], mb["sigma"], True)

@@ -11,6 +11,7 @@ Everything here is stateless torch maths on tensors the agent already holds. Con
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -231,6 +232,22 @@ def bounds_loss(mu: Tensor, bound: float = 1.1) -> Tensor:
     high = torch.clamp_min(mu - bound, 0.0) ** 2
     low = torch.clamp_max(mu + bound, 0.0) ** 2
     return (high + low).sum(dim=-1)
+
+
+def gaussian_entropy(log_std: Tensor) -> Tensor:
+    """Entropy of a diagonal Gaussian per sample, in nats: Σ_a (log σ_a + ½·log(2πe)).
+
+    The value of rl_games' ``Normal(mu, exp(log_std)).entropy().sum(-1)``, computed from the log-std so the caller
+    picks which parameters it trains (the followers' bonus: their own offsets only,
+    ``EPOActorCritic.agent_log_std(ids, detach_shared=True)``; spec §2).
+
+    Args:
+        log_std: ``[B, A]`` log σ of each sample's action distribution.
+
+    Returns:
+        ``[B]`` entropies.
+    """
+    return (log_std + 0.5 * math.log(2.0 * math.pi * math.e)).sum(dim=-1)
 
 
 def entropy_coefs(num_agents: int, scale: float) -> Tensor:

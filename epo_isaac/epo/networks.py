@@ -102,15 +102,22 @@ class EPOActorCritic(NetworkBuilder.BaseNetwork):
         shape = (self.lstm_layers, self.num_seqs, self.lstm_units)
         return (torch.zeros(shape), torch.zeros(shape))
 
-    def agent_log_std(self, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """σ of agents ``ids`` (``[B]`` long) as ``[B, A]``; of every agent as ``[M, A]`` when ids is None."""
+    def agent_log_std(self, ids: torch.Tensor | None = None, detach_shared: bool = False) -> torch.Tensor:
+        """Log-std of agents ``ids`` (``[B]`` long) as ``[B, A]``; of every agent as ``[M, A]`` when ids is None.
+
+        ``detach_shared``: the same values, but only each agent's own part (its row of ``log_std``) carries a
+        gradient; σ_shared, which the master acts with too, is a constant. For per-agent loss terms that must not
+        move the master's σ: the followers' entropy bonus (spec §2: the master has none). Under ``shared`` nothing
+        is an agent's own, so the result has no gradient at all.
+        """
         if ids is None:
             ids = torch.arange(self.num_agents, device=self.latents.device)
         if self.log_std_shared is None:
             return rows_of(self.log_std, ids)
+        shared = self.log_std_shared.detach() if detach_shared else self.log_std_shared
         if self.log_std is None:
-            return self.log_std_shared.expand(ids.shape[0], -1)
-        return self.log_std_shared + rows_of(self.log_std, ids)
+            return shared.expand(ids.shape[0], -1)
+        return shared + rows_of(self.log_std, ids)
 
     def get_value_layer(self) -> nn.Module:
         return self.value

@@ -7,8 +7,9 @@ Reinforcement Learning", arXiv:1703.03864. One generation (Algorithm 1/2 of the 
    return the candidates θ + σ·ε_i;
 2. the caller evaluates a fitness F_i for each candidate (any reward function, higher is better);
 3. ``tell(F)``: shape the fitness (centred ranks, §2.2 / appendix), estimate the gradient of the smoothed
-   objective ĝ = 1/(P·σ) · Σ_i shaped_i · ε_i (eq. 3), add weight decay (−λ·θ) and take one optimiser step
-   (``torch.optim`` Adam or SGD with momentum, ``maximize=True``), then decay σ and the learning rate.
+   objective ĝ = 1/(P·σ) · Σ_i shaped_i · ε_i (eq. 3), add weight decay (−(λ/σ)·θ: Salimans' code's l2coeff λ,
+   see :attr:`ESConfig.weight_decay`) and take one optimiser step (``torch.optim`` Adam or SGD with momentum,
+   ``maximize=True``), then decay σ and the learning rate.
 
 The noise of generation g is a pure function of ``(seed, g)`` (:func:`~epo_isaac.es.maths.population_noise`,
 drawn on the CPU so every device sees the same numbers): workers that share only the seed can rebuild each other's
@@ -65,7 +66,12 @@ class ESConfig(BaseModel):
     """Centred-rank fitness shaping (returns → ranks in [−0.5, 0.5], :func:`centered_ranks`); false uses the
     fitness as given (the plain Monte Carlo estimate of eq. 3)."""
     weight_decay: Annotated[float, Field(ge=0)] = 0.005
-    """L2 coefficient λ: −λ·θ is added to the ascent direction before the optimiser step."""
+    """L2 coefficient λ, with the meaning of ``l2coeff`` in Salimans et al.'s code (openai/evolution-strategies-
+    starter, es_distributed/es.py: ``optimizer.update(−g + l2coeff·θ)`` with g = Σ_i shaped_i·ε_i / P, no 1/σ).
+    Our gradient ĝ = g/σ (eq. 3) carries the 1/σ, so the optimiser steps on (g − λ·θ)/σ: −(λ/σ)·θ is added to ĝ,
+    with the σ of the generation. Adam (invariant to a common gradient scale, up to its ε) then takes Salimans'
+    Adam step; SGD takes Salimans' SGD step at stepsize learning_rate/σ (learning_rate multiplies ĝ, as α in the
+    paper's Algorithm 1), so the decay's weight against the fitness gradient is Salimans' in both."""
     optimizer: Literal[OPTIMIZERS] = "adam"  # type: ignore[valid-type]
     """``adam`` (``torch.optim.Adam``, default betas) or ``sgd`` (``torch.optim.SGD`` with momentum and
     dampening μ: v ← μ·v + (1 − μ)·g as in the paper's code, except that torch starts v at g)."""
@@ -136,12 +142,20 @@ def load_vector(module: torch.nn.Module, vector: Tensor) -> torch.nn.Module:
 # ----------------------------------------------------------------------------------------------- optimiser
 
 
+def _weight_decay(config: ESConfig, sigma: float) -> float:
+    """torch's ``weight_decay`` on ĝ (which carries 1/σ) for Salimans' ``l2coeff`` λ: λ/σ
+    (:attr:`ESConfig.weight_decay`)."""
+    return config.weight_decay / sigma
+
+
 def _make_optimizer(theta: Tensor, config: ESConfig) -> torch.optim.Optimizer:
-    """The ``torch.optim`` optimiser that ascends θ (``maximize=True``), L2 weight decay included."""
+    """The ``torch.optim`` optimiser that ascends θ (``maximize=True``), L2 weight decay included (set again from
+    the current σ at every :meth:`OpenAIES.tell`)."""
+    decay = _weight_decay(config, config.sigma)
     if config.optimizer == "adam":
-        return torch.optim.Adam([theta], lr=config.learning_rate, weight_decay=config.weight_decay, maximize=True)
+        return torch.optim.Adam([theta], lr=config.learning_rate, weight_decay=decay, maximize=True)
     return torch.optim.SGD([theta], lr=config.learning_rate, momentum=config.momentum, dampening=config.momentum,
-                           weight_decay=config.weight_decay, maximize=True)
+                           weight_decay=decay, maximize=True)
 
 
 class OpenAIES:
@@ -258,7 +272,8 @@ class OpenAIES:
         before = self._theta.clone()
         for group in self._optimizer.param_groups:
             group["lr"] = self.learning_rate
-        self._theta.grad = grad  # ascent direction; weight decay (−λ·θ) is the optimiser's, maximize=True
+            group["weight_decay"] = _weight_decay(self.config, self.sigma)
+        self._theta.grad = grad  # ascent direction; weight decay (−(λ/σ)·θ) is the optimiser's, maximize=True
         self._optimizer.step()
         self._theta.grad = None
         update = self._theta - before

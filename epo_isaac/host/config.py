@@ -63,7 +63,9 @@ class PPOConfig(BaseModel):
     entropy_coef: NonNegative = 0.0
     """Entropy bonus for PPO; EPO/SAPG use the per-agent schedule (``entropy_scale``)."""
     entropy_scale: NonNegative = 0.0
-    """Per-agent entropy: c_0 = 0, c_b = scale·0.5·b/(M−1) (spec §2)."""
+    """Per-agent entropy: c_0 = 0, c_b = scale·0.5·b/(M−1) (spec §2). A follower's bonus trains only its own
+    log-std (never the shared σ the master acts with), so it needs network.log_std per_agent or
+    shared_plus_offset."""
     grad_norm: Annotated[float, Field(gt=0)] = 1.0
     """Gradients are clipped to this global norm."""
     bounds_loss_coef: NonNegative = 1e-4
@@ -179,7 +181,8 @@ def check_layout(num_envs: int, tc: TrainConfig, world_size: int = 1) -> None:
     """Every constraint between ``train.*`` and the task's ``num_envs`` (per rank, ``world_size`` ranks), and
     between ``train.*`` groups: the population divides the envs into blocks, the minibatch divides
     num_envs·horizon_length, the horizon is a multiple of the LSTM's sequence length, the GA schedule leaves a
-    generation in the budget; ``train=ES``: :func:`~epo_isaac.es.config.es_layout`.
+    generation in the budget, an entropy bonus has a per-agent log-std to train (not ``network.log_std=shared``);
+    ``train=ES``: :func:`~epo_isaac.es.config.es_layout`.
 
     Raises:
         UserError: the first constraint broken, naming its keys and a value that works.
@@ -192,6 +195,12 @@ def check_layout(num_envs: int, tc: TrainConfig, world_size: int = 1) -> None:
         raise UserError(
             f"train.population.size={m} does not divide task.num_envs={num_envs}; "
             f"pick num_envs as a multiple of {m} (e.g. {m * max(1, round(num_envs / m))})"
+        )
+    if tc.algo != "ppo" and tc.network.log_std == "shared" and tc.ppo.entropy_scale > 0:
+        raise UserError(
+            f"train.ppo.entropy_scale={tc.ppo.entropy_scale} has no effect with train.network.log_std=shared: a "
+            "follower's entropy bonus trains only its own log-std, never the master's; use "
+            "train.network.log_std=shared_plus_offset or per_agent, or train.ppo.entropy_scale=0"
         )
     batch = num_envs * tc.ppo.horizon_length
     mb = minibatch_size(num_envs, tc)
