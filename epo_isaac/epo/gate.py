@@ -8,10 +8,12 @@ Four gates, chosen by ``ga.gate``:
   the decision and the p-value are unchanged by any increasing transform applied to every episode value (a
   constant added to every episode's value, a positive factor). A constant added to the reward of every *step* is
   not such a transform when episodes have different lengths: it adds c·length to each return and can reorder
-  episodes. A significance test answers "is there any difference?", not "is it large?": with hundreds of episodes
-  per block (paper scale) a negligible difference is significant, and with the latch (``ga.gate_latch``) a
-  chance opening under no difference at all is permanent (docs/algorithms.md "How often the gate opens by
-  chance", simulated by :mod:`epo_isaac.epo.gate_simulation`).
+  episodes. The agent tests per-period centred values (``FitnessTracker.aligned_episodes``), which keeps only
+  the positive factor and the per-episode constant among these invariances. A significance test answers "is
+  there any difference?", not "is it large?": with hundreds of episodes per block (paper scale) a negligible
+  difference is significant, and with the latch (``ga.gate_latch``) a chance opening under no difference at all
+  is paid at every later check (docs/algorithms.md "How often the gate opens by chance", simulated by
+  :mod:`epo_isaac.epo.gate_simulation`).
 - ``effect_size``: the same H turned into an effect size, ε²_H = H/(n − 1) (Tomczak & Tomczak 2014, "The need
   to report effect size estimates revisited", eq. 14: H/((n² − 1)/(n + 1))), open when ε²_H ≥
   ``ga.gate_effect_size``. Same invariances as ``kruskal``; meant to be asked afresh at every check (no latch).
