@@ -167,7 +167,7 @@ def test_schedule_without_a_generation_is_a_clear_error(overrides: list[str], ma
 
 @pytest.mark.parametrize(("override", "valid"), [
     ("train.ga.fitness=reward", "train.ga.fitness=reward: expected 'return' or 'true_objective'"),
-    ("train.ga.gate=tukey", "'kruskal', 'ratio' or 'off'"),
+    ("train.ga.gate=tukey", "'kruskal', 'effect_size', 'ratio' or 'off'"),
     ("train.network.log_std=learned", "'per_agent', 'shared' or 'shared_plus_offset'"),
 ])
 def test_unknown_ga_and_log_std_choices_list_valid_ones(override: str, valid: str) -> None:
@@ -178,6 +178,8 @@ def test_unknown_ga_and_log_std_choices_list_valid_ones(override: str, valid: st
 @pytest.mark.parametrize(("override", "match"), [
     ("train.ga.gate_pvalue=1.5", r"^train\.ga\.gate_pvalue=1\.5: expected a number in \(0, 1\)$"),
     ("train.ga.gate_pvalue=0", r"^train\.ga\.gate_pvalue=0: expected a number in \(0, 1\)$"),
+    ("train.ga.gate_effect_size=0", r"^train\.ga\.gate_effect_size=0: expected a number in \(0, 1\)$"),
+    ("train.ga.gate_effect_size=1", r"^train\.ga\.gate_effect_size=1: expected a number in \(0, 1\)$"),
     ("train.ga.gate_ratio=-1", r"^train\.ga\.gate_ratio=-1: expected a number >= 0$"),
     ("train.ga.elite_frac=1", r"^train\.ga\.elite_frac=1: expected a number in \(0, 1\)$"),
     ("train.ga.num_checks=0", r"^train\.ga\.num_checks=0: expected an integer >= 1$"),

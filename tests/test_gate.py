@@ -1,11 +1,12 @@
-"""The GA gate on synthetic fitness (spec §4.2): Kruskal-Wallis default, the paper's ratio, off."""
+"""The GA gate on synthetic fitness (spec §4.2): Kruskal-Wallis default, its effect size, the paper's ratio, off."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from scipy import stats
 
-from epo_isaac.epo.gate import check_gate, kruskal_gate, ratio_gate
+from epo_isaac.epo.gate import check_gate, effect_size_gate, epsilon_squared, kruskal_gate, ratio_gate
 
 
 def _blocks(means: list[float], per_block: int = 12, spread: float = 1.0, seed: int = 0) -> list[torch.Tensor]:
@@ -51,10 +52,11 @@ def test_ratio_gate_depends_on_the_offset_kruskal_does_not() -> None:
 
 def test_off_and_dispatch() -> None:
     same = [torch.ones(3), torch.ones(3)]
-    assert check_gate("off", torch.ones(2), same, 1.5, 0.05).open
-    assert not check_gate("kruskal", torch.ones(2), same, 1.5, 0.05).open
-    with pytest.raises(ValueError, match="kruskal, ratio, off"):
-        check_gate("tukey", torch.ones(2), same, 1.5, 0.05)
+    assert check_gate("off", torch.ones(2), same, 1.5, 0.05, 0.3).open
+    assert not check_gate("kruskal", torch.ones(2), same, 1.5, 0.05, 0.3).open
+    assert not check_gate("effect_size", torch.ones(2), same, 1.5, 0.05, 0.3).open
+    with pytest.raises(ValueError, match="kruskal, effect_size, ratio, off"):
+        check_gate("tukey", torch.ones(2), same, 1.5, 0.05, 0.3)
 
 
 def test_kruskal_bad_input() -> None:
@@ -64,3 +66,45 @@ def test_kruskal_bad_input() -> None:
         kruskal_gate(_blocks([0.0]), pvalue=0.05)
     with pytest.raises(ValueError, match="finished episode"):
         kruskal_gate([torch.ones(3), torch.zeros(0)], pvalue=0.05)
+
+
+def test_effect_size_by_hand() -> None:
+    """Blocks {1, 2}, {3, 4}, {5, 6}: ranks = values, mean ranks 1.5 / 3.5 / 5.5 around 3.5, so
+    H = 12/(6·7)·2·(2² + 0 + 2²) = 32/7 and ε²_H = H/(n − 1) = 32/35 ≈ 0.914 (H/n would be 0.762)."""
+    blocks = [torch.tensor(v, dtype=torch.float64) for v in ([1.0, 2.0], [3.0, 4.0], [6.0, 5.0])]
+    assert stats.kruskal(*[b.numpy() for b in blocks]).statistic == pytest.approx(32 / 7, rel=1e-12)
+    result = effect_size_gate(blocks, threshold=0.9)
+    assert result.open and result.statistic == pytest.approx(32 / 35, rel=1e-12)
+    assert epsilon_squared(32 / 7, 6.0) == pytest.approx(32 / 35)
+    assert not effect_size_gate(blocks, threshold=0.95).open
+    # rank-based: a positive factor or a constant added to every episode's value changes nothing
+    moved = effect_size_gate([7.5 * b - 300.0 for b in blocks], threshold=0.9)
+    assert moved.open and moved.statistic == pytest.approx(result.statistic, rel=1e-12)
+
+
+def test_effect_size_shut_when_every_value_is_equal() -> None:
+    result = effect_size_gate([torch.zeros(5) for _ in range(6)], threshold=0.01)
+    assert not result.open and result.statistic == 0.0
+
+
+def test_rank_gates_change_with_a_constant_per_step_when_lengths_differ() -> None:
+    """A return is Σ r_t; adding c to every step's reward adds c·length. Block 0's episodes are shorter and
+    better, block 1's longer and worse: +1 per step reverses the order, and the p-value changes."""
+    returns = [torch.tensor([10.0, 11.0, 12.0, 13.0]), torch.tensor([0.0, 1.0, 2.0, 3.0])]
+    lengths = [torch.tensor([5.0, 5.0, 5.0, 5.0]), torch.tensor([50.0, 50.0, 50.0, 50.0])]
+    shifted = [r + 1.0 * n for r, n in zip(returns, lengths, strict=True)]  # +1 reward per step
+    assert kruskal_gate(returns, 0.05).open and kruskal_gate(shifted, 0.05).open  # both separated ...
+    assert float(returns[0].mean()) > float(returns[1].mean())
+    assert float(shifted[0].mean()) < float(shifted[1].mean())  # ... but the better block is now the other one
+    mixed = [torch.tensor([10.0, 11.0, 12.0, 13.0]), torch.tensor([9.0, 10.5, 11.5, 12.5])]
+    mixed_lengths = [torch.tensor([5.0, 50.0, 5.0, 50.0]), torch.tensor([50.0, 5.0, 50.0, 5.0])]
+    moved = [r + n for r, n in zip(mixed, mixed_lengths, strict=True)]
+    assert kruskal_gate(moved, 0.05).statistic != pytest.approx(kruskal_gate(mixed, 0.05).statistic)
+
+
+def test_effect_size_bad_input() -> None:
+    for tau in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"effect-size threshold must lie in \(0, 1\)"):
+            effect_size_gate(_blocks([0.0, 1.0]), threshold=tau)
+    with pytest.raises(ValueError, match=">= 2 blocks"):
+        effect_size_gate(_blocks([0.0]), threshold=0.3)

@@ -37,8 +37,11 @@ def test_config_validation() -> None:
         GeneticConfig(mode="pbt")
     with pytest.raises(ValueError, match="elite_frac"):
         GeneticConfig(elite_frac=0.0)
-    with pytest.raises(ValueError, match="'kruskal', 'ratio' or 'off'"):
+    with pytest.raises(ValueError, match="'kruskal', 'effect_size', 'ratio' or 'off'"):
         GeneticConfig(gate="tukey")
+    for tau in (0.0, 1.0, -0.2, 2.0):
+        with pytest.raises(ValueError, match="gate_effect_size"):
+            GeneticConfig(gate_effect_size=tau)
     with pytest.raises(ValueError, match="gate_pvalue"):
         GeneticConfig(gate_pvalue=1.0)
     with pytest.raises(ValueError, match="frac_replaced"):
@@ -142,6 +145,24 @@ def test_latched_gate_runs_while_the_test_is_closed() -> None:
     assert plan_generation(latents, close, strict, _gen(), gate_latched=True).status == GATE_CLOSED
     missing = torch.tensor([0.0, 10.0, NAN, 9.9, 10.2])  # a latch never runs without every follower's fitness
     assert plan_generation(latents, missing, latch, _gen(), gate_latched=True).status == MISSING_FITNESS
+
+
+def test_effect_size_gate_never_latches() -> None:
+    """``effect_size`` is asked afresh at every check, whatever ``gate_latch`` says; ``kruskal`` still latches."""
+    latents, fitness = _setup(num_agents=5)
+    g = torch.Generator().manual_seed(4)
+    same = [torch.randn(6, generator=g, dtype=torch.float64) for _ in range(5)]  # no difference between blocks
+    effect = GeneticConfig(gate="effect_size", gate_effect_size=0.9)  # gate_latch defaults to True
+    plan = plan_generation(latents, fitness, effect, _gen(), same, gate_latched=True)
+    assert plan.status == GATE_CLOSED and plan.gate_open is False and plan.reason.startswith("gate closed: ε² = ")
+    assert "needs >= 0.9" in plan.reason
+    kruskal = GeneticConfig(gate="kruskal", gate_pvalue=1e-6)
+    assert plan_generation(latents, fitness, kruskal, _gen(), same, gate_latched=True).ran
+    split = [torch.full((6,), 10.0 * b, dtype=torch.float64) + same[b] for b in range(5)]  # blocks far apart
+    opened = plan_generation(latents, fitness, effect, _gen(), split)
+    assert opened.ran and opened.gate_open and opened.gate_statistic > 0.9
+    with pytest.raises(ValueError, match="'effect_size' needs the"):
+        plan_generation(latents, fitness, effect, _gen())
 
 
 def test_deterministic_under_seed() -> None:

@@ -81,16 +81,32 @@ class GeneticConfig(BaseModel):
     """Target number of GA checks in the budget when interval_frames = 0 (a closed gate skips a check)."""
     gate: Literal[GATES] = "kruskal"  # type: ignore[valid-type]
     """``kruskal``: Kruskal-Wallis test across follower blocks on per-episode fitness values, open when
-    p < gate_pvalue (shift- and scale-free); ``ratio``: paper Eq. 3, open when max F − min F >
-    gate_ratio·|median F|; ``off``: always open. Paper mode only."""
+    p < gate_pvalue; ``effect_size``: the same test's effect size ε²_H = H/(n − 1), open when
+    ε²_H ≥ gate_effect_size, asked afresh at every check; ``ratio``: paper Eq. 3, open when
+    max F − min F > gate_ratio·|median F|; ``off``: always open. Paper mode only. The two rank gates are unchanged
+    by a positive factor on the rewards and by a constant added to every episode's value, not by a constant added
+    to every step's reward when episodes differ in length (docs/algorithms.md "The genetic algorithm's
+    choices")."""
     gate_pvalue: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    """Significance level of the ``kruskal`` gate; the gate opens when p < gate_pvalue."""
+    """Significance level of the ``kruskal`` gate; the gate opens when p < gate_pvalue. Under no difference at all
+    a latched gate at 0.2 has opened by check 10 in about 60 % of runs (docs/algorithms.md "How often the gate
+    opens by chance")."""
+    gate_effect_size: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    """τ of the ``effect_size`` gate: open when ε²_H ≥ τ. ε²_H is about the variance of the blocks' true mean
+    returns in units of the within-block variance, plus a chance part of about 1/(episodes per block in the
+    window). Why 0.3 (simulated, ``python -m bench.gate_simulation``): with no difference between agents it opens
+    in 5 % of runs at M = 8 with 6 episodes per block per window (all at a window's first check: the chance part
+    shrinks as a closed gate's window grows) and in none at M = 64 with 384; 0.2 would open in 20 % at M = 8. It
+    opens when the blocks' means differ with a s.d. of about 0.65 within-block s.d. or more (ε² ≈ 0.3); it never
+    opens for one block among 63 shifted by 0.5 s.d. (ε² ≈ 0.004). With hundreds of episodes per block a much
+    smaller τ is safe (0.02: no chance opening at paper scale, open for means differing with s.d. 0.5)."""
     gate_ratio: Annotated[float, Field(ge=0)] = 1.5
     """Threshold of the ``ratio`` gate (paper Eq. 3)."""
     gate_latch: bool = True
     """true: once the gate has opened in a run, every later check with fitness runs a generation (the test is
-    still logged); false: the gate decides at every check. Why true: docs/algorithms.md "The genetic algorithm's
-    choices"."""
+    still logged), so one chance opening is paid at every later check; false: the gate decides at every check and
+    a chance opening costs one generation. ``effect_size`` never latches. Why true: docs/algorithms.md "The
+    genetic algorithm's choices"."""
     elite_frac: Annotated[float, Field(gt=0, lt=1)] = 0.25
     """Fraction of the M − 1 followers kept unchanged and used as parent a (at least one)."""
     frac_replaced: Fraction = 0.1

@@ -93,7 +93,7 @@ def plan_generation(
 
     1. skip unless every follower has a finite fitness (NaN = no finished episode yet);
     2. gate on the followers (:func:`epo_isaac.epo.gate.check_gate`, ``cfg.gate``); skip if closed, unless
-       ``cfg.gate_latch`` and the gate has opened before (``gate_latched``);
+       ``cfg.gate_latch`` and the gate has opened before (``gate_latched``); ``effect_size`` never latches;
     3. rank followers by fitness (ties: lower index ranks higher); the top ``cfg.num_elites(M−1)`` are elites;
     4. replace the worst R = ``cfg.num_replaced(M−1)`` followers (never an elite);
     5. for each child: parent a uniform over the elites; parent b from the survivors (followers not replaced,
@@ -110,16 +110,17 @@ def plan_generation(
         fitness: ``[M]`` per-agent fitness, NaN where an agent has none (index 0 = master).
         cfg: the GA settings.
         generator: source of all randomness; draws happen on ``generator.device``.
-        episodes: M tensors of the values the ``kruskal`` gate tests per agent (needed by it; the agent passes
+        episodes: M tensors of the values the ``kruskal`` and ``effect_size`` gates test per agent (needed by
+            them; the agent passes
             each finished episode's value aligned by epoch, :meth:`FitnessTracker.aligned_episodes`).
         gate_latched: whether the gate has opened at an earlier check of this run (the caller keeps that
-            state); only used when ``cfg.gate_latch``.
+            state); only used when ``cfg.gate_latch`` and the gate is not ``effect_size``.
 
     Returns:
         A :class:`Generation`; tensors are on ``latents.device``.
 
     Raises:
-        ValueError: on malformed shapes, or ``gate: kruskal`` without ``episodes``.
+        ValueError: on malformed shapes, or ``gate: kruskal``/``effect_size`` without ``episodes``.
     """
     _check_inputs(latents, fitness)
     latents = latents.detach()
@@ -136,13 +137,15 @@ def plan_generation(
     missing = _missing(fit, offset=1)
     if missing:
         return _skip(MISSING_FITNESS, f"followers without a finished episode yet: {missing}", latents)
-    if cfg.gate == "kruskal" and (episodes is None or len(episodes) != num_agents):
-        raise ValueError(f"gate 'kruskal' needs the [M] = {num_agents} per-agent episode values")
+    if cfg.gate in ("kruskal", "effect_size") and (episodes is None or len(episodes) != num_agents):
+        raise ValueError(f"gate {cfg.gate!r} needs the [M] = {num_agents} per-agent episode values")
     follower_episodes = list(episodes[1:]) if episodes is not None else []
-    gate = check_gate(cfg.gate, fit, follower_episodes, cfg.gate_ratio, cfg.gate_pvalue)
-    if not gate.open and not (cfg.gate_latch and gate_latched):
-        what = "p" if cfg.gate == "kruskal" else "spread/|median|"
-        limit = f"< {cfg.gate_pvalue:g}" if cfg.gate == "kruskal" else f"> {cfg.gate_ratio:g}"
+    gate = check_gate(cfg.gate, fit, follower_episodes, cfg.gate_ratio, cfg.gate_pvalue, cfg.gate_effect_size)
+    latched = cfg.gate_latch and cfg.gate != "effect_size" and gate_latched
+    if not gate.open and not latched:
+        what, limit = {"kruskal": ("p", f"< {cfg.gate_pvalue:g}"),
+                       "effect_size": ("ε²", f">= {cfg.gate_effect_size:g}"),
+                       "ratio": ("spread/|median|", f"> {cfg.gate_ratio:g}")}[cfg.gate]
         return _skip(GATE_CLOSED, f"gate closed: {what} = {gate.statistic:.3g}, needs {limit}", latents, gate)
 
     order = torch.sort(fit, descending=True, stable=True).indices + 1  # agent indices, best first
