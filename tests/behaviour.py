@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root (train, bench), when run as a script
 sys.path.insert(0, str(Path(__file__).parent))
 from leaves import leaves  # noqa: E402
 
