@@ -75,7 +75,7 @@ def agent_state(overrides: list[str], tmp: Path, ranks: int) -> dict:
     counts = spy_normalizer_counts(agent)
     agent.train()
     close()
-    rng, fitness = torch.get_rng_state(), agent.fitness.state_dict()
+    rng, fitness, rows = torch.get_rng_state(), agent.fitness.state_dict(), agent.sample_generator.get_state()
     with torch.no_grad():  # the same model on the same input on every rank: only the action noise differs
         noise = agent._act(torch.zeros(agent.num_actors, *agent.obs_shape), agent.agent_of_env, None)["actions"]
     state = {k: v.detach().cpu() for k, v in agent.model.state_dict().items()}
@@ -108,6 +108,7 @@ def agent_state(overrides: list[str], tmp: Path, ranks: int) -> dict:
             "sample_generator_differs": not torch.equal(sample[0], sample[1]),
             "kls": all_kls, "normalizer_counts_ok": counts_ok,
             "resumed_own_rng": all(gathered(torch.equal(torch.get_rng_state(), rng))),
+            "resumed_own_rows": all(gathered(torch.equal(fresh.sample_generator.get_state(), rows))),
             "resumed_own_window": all(gathered(own_window)), "windows": windows}
 
 

@@ -148,6 +148,7 @@ def test_epo_sapg_ppo_on_two_gloo_ranks(tmp_path: Path) -> None:
         assert len(kls[0]) >= 4 and kls[0] == kls[1], f"the ranks' adaptive-lr KLs differ: {kls}"
     assert epo["normalizer_counts_ok"] == [True] * 4, "a pooled normaliser count is not the sum over ranks"
     assert epo["resumed_own_rng"], "a restored rank did not get its own RNG state"
+    assert epo["resumed_own_rows"], "a restored rank did not get its own off-policy row generator"
     assert epo["resumed_own_window"], f"a restored rank did not get its own fitness window: {epo['windows']}"
     assert result["cli_frames"] == 2 * 8 * 16 * 2 and result["resumed_epochs"] == [3]
     assert result["SAPG"] == [256, 512] and result["PPO"] == [256, 512]

@@ -27,7 +27,7 @@ from epo_isaac.epo.population import FitnessTracker, agent_ids, apply_generation
 from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.config import TrainConfig
-from epo_isaac.host.multirank import RanksMixin, restored_fitness
+from epo_isaac.host.multirank import RanksMixin, restored_fitness, saved_rank
 from epo_isaac.host.resume import ResumableAgentMixin
 from epo_isaac.host.session import rank_seed
 from epo_isaac.host.stats import EpochStats
@@ -406,8 +406,10 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         return {**super().checkpoint_meta(), **population_meta(self.net)}
 
     def rank_state(self) -> dict[str, Any]:
-        """This rank's RNG states and its own fitness window (:mod:`epo_isaac.host.multirank`)."""
-        return {**super().rank_state(), "fitness": self.fitness.state_dict()}
+        """This rank's RNG states, its off-policy row generator and its own fitness window
+        (:mod:`epo_isaac.host.multirank`)."""
+        return {**super().rank_state(), "sample_generator": self.sample_generator.get_state(),
+                "fitness": self.fitness.state_dict()}
 
     def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
         """Restore :meth:`get_full_state_weights`' dict (checked first by ``restore``); checkpoints written
@@ -423,6 +425,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         else:  # checkpoints written before the schedule was derived from the budget
             self.next_check_frame = max(self.ga_warmup, int(epo["last_generation_frame"]) + self.ga_interval)
         self.ga_generator.set_state(epo["ga_generator"].cpu())
-        self.sample_generator.set_state(epo["sample_generator"].cpu())
+        rows = epo["sample_generator"] if self.ranks.rank == 0 else \
+            saved_rank(weights.get("ranks"), self.ranks.rank).get("sample_generator")
+        if rows is not None:  # a rank the checkpoint has no state of keeps its own
+            self.sample_generator.set_state(rows.cpu())
         if "torch_rng" in epo:  # checkpoints written before ``resume`` held it
             torch.set_rng_state(epo["torch_rng"].cpu())

@@ -37,6 +37,12 @@ def saved_ranks_of(rank: int, size: int, saved: int) -> list[int]:
     return list(range(rank, saved, size))
 
 
+def saved_rank(saved: list[dict[str, Any]] | None, rank: int) -> dict[str, Any]:
+    """Saved rank ``rank``'s entry of a checkpoint's ``ranks`` list (:meth:`RanksMixin.rank_state`); empty when
+    the checkpoint has none (written by one rank, or by fewer ranks than ``rank`` + 1)."""
+    return saved[rank] if saved is not None and rank < len(saved) else {}
+
+
 def resume_for_rank(resume: dict[str, Any], saved: list[dict[str, Any]] | None, rank: int) -> dict[str, Any]:
     """Rank ``rank``'s copy of a checkpoint's ``resume`` state (:func:`epo_isaac.host.resume.resume_state`,
     written by rank 0).
@@ -49,9 +55,7 @@ def resume_for_rank(resume: dict[str, Any], saved: list[dict[str, Any]] | None, 
     if rank == 0:
         return resume
     own = {k: v for k, v in resume.items() if k not in ("torch_rng", "cuda_rng")}
-    if saved is not None and rank < len(saved):
-        own.update(saved[rank]["rng"])
-    return {**own, "episodes": None}
+    return {**own, **saved_rank(saved, rank).get("rng", {}), "episodes": None}
 
 
 def restored_fitness(state: dict[str, Any], saved: list[dict[str, Any]] | None, rank: int,
