@@ -202,14 +202,14 @@ def settings_error(err: ValidationError, task: str, sim: dict[str, Any] | None) 
     return UserError(describe(err, tasks.settings_model(task), "task."))
 
 
-def train_runner(runner: Any, params: dict[str, Any], seed: int, checkpoint: str | None) -> None:
-    """Register our algorithms on rl_games' ``runner``, load ``params``, seed everything and train (resuming
-    from ``checkpoint`` when given)."""
+def train_runner(runner: Any, params: dict[str, Any], seed: int, checkpoint: str | None, rank: int = 0) -> None:
+    """Register our algorithms on rl_games' ``runner``, load ``params``, seed everything for ``rank``
+    (:func:`~epo_isaac.host.session.seed_everything`) and train (resuming from ``checkpoint`` when given)."""
     import epo_isaac
 
     epo_isaac.register(runner)
     runner.load(params)
-    seed_everything(seed)
+    seed_everything(seed, rank)
     runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
@@ -233,7 +233,7 @@ def train_rank(rc: RunConfig, params: dict[str, Any], device: str, checkpoint: s
     scratch = tempfile.TemporaryDirectory(prefix=f"epo_isaac_rank{rank}_")  # what rl_games creates on every rank
     params["params"]["config"]["train_dir"] = scratch.name
     try:
-        train_runner(Runner(_QuietObserver()), params, rc.seed, checkpoint)
+        train_runner(Runner(_QuietObserver()), params, rc.seed, checkpoint, rank)
     finally:
         close_task()
         scratch.cleanup()

@@ -57,9 +57,10 @@ def rl_games_agent(cfg: Any, *, train_dir: str | Path, experiment: str = "run", 
                    torch_seed: int | None = None) -> tuple[Any, Callable[[], None]]:
     """The untrained agent of the composed config ``cfg``, built as ``train.py`` builds it: ``cfg.task`` made on
     the CPU (task seed ``cfg.seed`` + rank) and registered as ``env_name``, the train config's rl_games params
-    (1 torch thread, run folder ``train_dir/experiment``), rl_games' ``Runner`` with our algorithms registered.
-    In a joined ``torch.distributed`` process group it is this rank's agent. ``torch_seed`` re-seeds torch after
-    the Runner has seeded it with ``cfg.seed``, before the network is built (per-rank initial weights).
+    (1 torch thread, run folder ``train_dir/experiment``), rl_games' ``Runner`` with our algorithms registered,
+    the generators seeded for this rank as ``train.py`` seeds them (``seed_everything(cfg.seed, rank)``). In a
+    joined ``torch.distributed`` process group it is this rank's agent. ``torch_seed`` re-seeds torch after that,
+    before the network is built.
 
     Returns ``(agent, close)``; ``close()`` closes the task.
 
@@ -75,6 +76,7 @@ def rl_games_agent(cfg: Any, *, train_dir: str | Path, experiment: str = "run", 
     import tasks
     from epo_isaac.host.config import parse_train_config
     from epo_isaac.host.params import rl_games_params
+    from epo_isaac.host.session import seed_everything
     from epo_isaac.host.vecenv import register_task
 
     rank, world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -91,6 +93,7 @@ def rl_games_agent(cfg: Any, *, train_dir: str | Path, experiment: str = "run", 
     runner = Runner()
     epo_isaac.register(runner)
     runner.load(params)
+    seed_everything(seed, rank)
     if torch_seed is not None:
         torch.manual_seed(torch_seed)
     agent = runner.algo_factory.create(params["params"]["algo"]["name"], base_name="run", params=runner.params)

@@ -28,8 +28,9 @@ from epo_isaac.epo.population import FitnessTracker, agent_ids, block_size
 from epo_isaac.epo.rollout import Rollout, env_rows, flat, replay_rnn, sample_follower_envs, sample_follower_rows
 from epo_isaac.host.checkpoint import population_meta
 from epo_isaac.host.config import TrainConfig
-from epo_isaac.host.multirank import RanksMixin
+from epo_isaac.host.multirank import RanksMixin, restored_fitness, saved_rank
 from epo_isaac.host.resume import ResumableAgentMixin
+from epo_isaac.host.session import rank_seed
 from epo_isaac.host.stats import EpochStats
 from epo_isaac.host.threads import PhaseThreadsMixin
 
@@ -58,9 +59,10 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         self.value_target = tc.ppo.value_target
         self.nstep = tc.ppo.nstep
         seed = int(params.get("seed") or 0)
-        self.ga_generator = torch.Generator().manual_seed(seed + 1)
+        self.ga_generator = torch.Generator().manual_seed(seed + 1)  # shared: every rank plans the same generation
         self.gene_pool = LatentGenePool.from_latents(self.net.latents, tc.ga, self.ga_generator)  # writes in place
-        self.sample_generator = torch.Generator().manual_seed(seed + 2)
+        # per rank: each rank draws its own follower rows (docs/distributed.md)
+        self.sample_generator = torch.Generator().manual_seed(rank_seed(seed, self.ranks.rank) + 2)
         self.fitness = FitnessTracker(self.num_actors, self.population_size, self.ppo_device)
         self.next_check_frame = self.ga_warmup
         self.stats = EpochStats(self.num_actors, self.population_size, self.ppo_device)
@@ -249,7 +251,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
                       "b_loss": b_loss.detach(), "kl": kl, "mu": res["mus"].detach(), "sigma": res["sigmas"].detach()}
 
     def update(self, data: dict[str, Any]) -> dict[str, list[torch.Tensor]]:
-        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on each mini-epoch's mean KL.
+        """``mini_epochs`` passes of minibatch gradient steps; adaptive LR on each mini-epoch's mean KL, averaged
+        over the ``torchrun`` ranks before the schedule sees it (as rl_games' ``multi_gpu`` agents do, in
+        ``ContinuousA2CBase.train_epoch``; rank 0's learning rate is then broadcast by ``update_lr``).
 
         KL as in rl_games' continuous A2C: each minibatch's KL is measured against the stored policy (μ, σ) of
         its rows, and after the step those rows' stored μ, σ are overwritten with the policy the minibatch was
@@ -275,7 +279,7 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
                 for key, value in info.items():
                     logs[key].append(value)
                 epoch_kls.append(info["kl"])
-            kl = torch_ext.mean_list(epoch_kls)
+            kl = self.ranks.mean(torch_ext.mean_list(epoch_kls))  # as rl_games' multi_gpu: every rank's KL
             self.last_lr, self.entropy_coef = self.scheduler.update(
                 self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
             self.update_lr(self.last_lr)
@@ -342,7 +346,7 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         total_time = time.perf_counter() - start
         self.reduce_stats(self.stats)
         self.epoch_summary = self.summarise(event, data["num_off"])
-        self.follow_frames()
+        self.finish_epoch()
         self.algo_observer.after_steps()
         return (step_time, play_time, total_time - play_time, total_time, logs["a_loss"], logs["c_loss"],
                 logs["b_loss"], logs["entropy"], logs["kl"], self.last_lr, 1.0)
@@ -409,12 +413,19 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
     def checkpoint_meta(self) -> dict[str, Any]:
         return {**super().checkpoint_meta(), **population_meta(self.net)}
 
+    def rank_state(self) -> dict[str, Any]:
+        """This rank's RNG states, its off-policy row generator and its own fitness window
+        (:mod:`epo_isaac.host.multirank`)."""
+        return {**super().rank_state(), "sample_generator": self.sample_generator.get_state(),
+                "fitness": self.fitness.state_dict()}
+
     def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
         """Restore :meth:`get_full_state_weights`' dict (checked first by ``restore``); checkpoints written
         before the GA schedule, the gate latch or ``resume`` existed load too."""
         super().set_full_state_weights(weights, set_epoch=set_epoch)
         epo = weights["epo"]
-        self.fitness.load_state_dict(epo["fitness"])
+        self.fitness.load_state_dict(restored_fitness(epo["fitness"], weights.get("ranks"), self.ranks.rank,
+                                                      self.ranks.size))
         self.gene_pool.generation = int(epo["generation"])
         self.gene_pool.gate_latched = bool(epo.get("gate_latched", self.generation > 0))  # older: opened once
         if "next_check_frame" in epo:
@@ -422,6 +433,9 @@ class EPOAgent(PhaseThreadsMixin, RanksMixin, ResumableAgentMixin, A2CAgent):
         else:  # checkpoints written before the schedule was derived from the budget
             self.next_check_frame = max(self.ga_warmup, int(epo["last_generation_frame"]) + self.ga_interval)
         self.ga_generator.set_state(epo["ga_generator"].cpu())
-        self.sample_generator.set_state(epo["sample_generator"].cpu())
+        rows = epo["sample_generator"] if self.ranks.rank == 0 else \
+            saved_rank(weights.get("ranks"), self.ranks.rank).get("sample_generator")
+        if rows is not None:  # a rank the checkpoint has no state of keeps its own
+            self.sample_generator.set_state(rows.cpu())
         if "torch_rng" in epo:  # checkpoints written before ``resume`` held it
             torch.set_rng_state(epo["torch_rng"].cpu())

@@ -169,6 +169,16 @@ class FitnessTracker:
         self._period = int(state["period"])
 
 
+def merge_fitness_states(template: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One :meth:`FitnessTracker.state_dict` holding the episodes of every state in ``parts``, in that order
+    (several ranks' windows: agent b's episodes from every rank's block b); layout and period from ``template``;
+    an empty window when ``parts`` is empty."""
+    if not parts:
+        empty = template["ids"].new_zeros(0)
+        return {**template, "ids": empty, "values": empty.to(torch.float64), "periods": empty}
+    return {**template, **{k: torch.cat([p[k] for p in parts]) for k in ("ids", "values", "periods")}}
+
+
 def apply_generation(
     latents: torch.nn.Parameter,
     log_std: torch.nn.Parameter | None,

@@ -83,6 +83,12 @@ class Ranks:
         dist.all_reduce(out)
         return out
 
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """Element-wise mean over ranks (``x`` itself on one rank)."""
+        if self.size == 1:
+            return x
+        return self.all_reduce(x) / self.size
+
     def broadcast_module(self, module: torch.nn.Module) -> None:
         """Copy rank 0's parameters into every rank's ``module``."""
         if self.size > 1:
@@ -100,12 +106,34 @@ class Ranks:
         return bool(t.item())
 
 
-def pooled_moments(means: torch.Tensor, variances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and variance of the union of K equally sized samples from their means ``[K, ...]`` and (biased)
-    variances ``[K, ...]``: E[x] = mean_k μ_k, Var[x] = mean_k (σ²_k + μ_k²) − E[x]²."""
-    mean = means.mean(dim=0)
-    var = (variances + means.square()).mean(dim=0) - mean.square()
-    return mean, var.clamp_min(0.0)
+def pool_running_moments(prior_mean: torch.Tensor, prior_var: torch.Tensor, prior_count: torch.Tensor,
+                         means: torch.Tensor, variances: torch.Tensor,
+                         counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pool K ranks' running mean/variance/count that all started from the same pooled state (the prior) and
+    then each added their own rows: the result holds the prior once and every rank's rows once.
+
+    Args:
+        prior_mean, prior_var: ``[...]`` the shared state's mean and (biased) variance; ``prior_count`` ``[]``.
+        means, variances: ``[K, ...]`` every rank's running mean and variance now; ``counts`` ``[K]``.
+
+    Returns:
+        (mean ``[...]``, variance ``[...]``, count ``[]``): the moments of the prior's rows and every rank's new
+        rows; count = prior count + Σ_k (count_k − prior count).
+
+    Sums of squared deviations about the prior's mean m₀ add up over disjoint sets; rank k's set is the prior's
+    plus its own rows, so with d_k = μ_k − m₀ the union has Σ(x − m₀) = Σ_k c_k·d_k and
+    Σ(x − m₀)² = Σ_k c_k·(σ²_k + d_k²) − (K − 1)·c₀·σ²₀. With an empty prior (c₀ = 0) this is the parallel
+    combination of Chan, Golub and LeVeque (1979, "Updating formulae and a pairwise algorithm for computing
+    sample variances") that rl_games' ``RunningMeanStd`` applies to one batch at a time.
+    """
+    size = means.shape[0]
+    shape = (size,) + (1,) * (means.dim() - 1)
+    c = counts.to(means.dtype).reshape(shape)
+    d = means - prior_mean
+    total = counts.sum() - (size - 1) * prior_count
+    shift = (c * d).sum(0) / total
+    squares = (c * (variances + d.square())).sum(0) - (size - 1) * prior_count * prior_var
+    return prior_mean + shift, (squares / total - shift.square()).clamp_min(0.0), total
 
 
 def launch_ranks(multi_gpu: bool) -> tuple[int, int, int]:

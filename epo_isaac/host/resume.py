@@ -34,6 +34,24 @@ def load_meter_state(meter: Any, state: dict[str, Any]) -> None:
     meter.current_size = int(state["current_size"])
 
 
+def rng_state(device: torch.device | str) -> dict[str, torch.Tensor]:
+    """This process's torch RNG states: ``torch_rng`` (CPU) and, on a CUDA ``device``, ``cuda_rng`` (that
+    device's generator)."""
+    state = {"torch_rng": torch.get_rng_state()}
+    if torch.device(device).type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def load_rng_state(state: dict[str, Any], device: torch.device | str) -> None:
+    """Restore :func:`rng_state`'s ``torch_rng`` and, on a CUDA ``device``, ``cuda_rng``; a generator whose state
+    is absent (or None) keeps its own."""
+    if state.get("torch_rng") is not None:
+        torch.set_rng_state(state["torch_rng"].cpu())
+    if torch.device(device).type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+
+
 def resume_state(agent: Any) -> dict[str, Any]:
     """What an rl_games A2C ``agent`` needs beyond rl_games' own checkpoint to continue exactly.
 
@@ -43,16 +61,15 @@ def resume_state(agent: Any) -> dict[str, Any]:
     ``dones [N]``, ``current_rewards [N, 1]``, ``current_shaped_rewards [N, 1]``, ``current_lengths [N]``,
     ``rnn_states`` (list of ``[layers, N, H]`` or None); None before the first rollout.
     """
-    device = torch.device(agent.ppo_device)
+    rng = rng_state(agent.ppo_device)
     state: dict[str, Any] = {
         "last_lr": float(agent.last_lr),
         "entropy_coef": float(agent.entropy_coef),
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": rng.pop("torch_rng"),
         "meters": {name: meter_state(getattr(agent, name)) for name in METERS},
         "episodes": None,
+        **rng,  # cuda_rng on a CUDA device
     }
-    if device.type == "cuda":
-        state["cuda_rng"] = torch.cuda.get_rng_state(device)
     if getattr(agent, "obs", None) is not None and hasattr(agent, "current_rewards"):
         state["episodes"] = _clone({
             "obs": agent.obs, "dones": agent.dones, "current_rewards": agent.current_rewards,
@@ -123,10 +140,7 @@ class ResumableAgentMixin:
         self.last_lr = float(resume["last_lr"])
         self.update_lr(self.last_lr)
         self.entropy_coef = float(resume["entropy_coef"])
-        torch.set_rng_state(resume["torch_rng"].cpu())
-        device = torch.device(self.ppo_device)
-        if device.type == "cuda" and "cuda_rng" in resume:
-            torch.cuda.set_rng_state(resume["cuda_rng"].cpu(), device)
+        load_rng_state(resume, self.ppo_device)
         for name in METERS:
             load_meter_state(getattr(self, name), resume["meters"][name])
         episodes = resume.get("episodes")

@@ -11,14 +11,33 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, numpy and torch (CPU and every CUDA device) with ``seed``, 0 included.
+def rank_seed(seed: int, rank: int = 0) -> int:
+    """The seed of the generators that rank ``rank`` of a ``torchrun`` launch owns: ``seed`` itself on rank 0 (a
+    single process is rank 0, so its runs do not change), on rank r > 0 the first 32-bit word of numpy's
+    ``SeedSequence((seed, r))`` (numpy's recommended way to derive independent parallel streams; rl_games'
+    ``Runner.load_config`` uses ``seed + rank`` on its own multi-GPU path, which would give rank 1 the stream of
+    our GA generator, seeded ``seed + 1``). Always in [0, 2**32 − 1], what ``np.random.seed`` takes.
+
+    Raises:
+        ValueError: ``seed`` or ``rank`` negative (numpy's ``SeedSequence`` takes non-negative entropy only).
+    """
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence((seed, rank)).generate_state(1)[0])
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    """Seed Python's ``random``, numpy and torch (CPU and every CUDA device) with :func:`rank_seed`
+    ``(seed, rank)``, 0 included: under ``torchrun`` every rank draws its own action noise, minibatch order and
+    off-policy rows (docs/distributed.md, "What the ranks share"); what the ranks must agree on is broadcast or has
+    its own generator seeded with ``seed`` alone.
 
     rl_games' Runner seeds only when the seed is truthy, so ``seed=0`` runs were never reproducible; this is
     called right before the agent (network, task, generators) is built."""
+    seed = rank_seed(seed, rank)
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
 
 
 def init_wandb(cfg: Any, run_dir: Path, name: str) -> Any:
