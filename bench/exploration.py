@@ -49,6 +49,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,15 @@ class Spec:
                 "train.ppo.save_frequency=0", "torch_threads=1", *extra]
 
     def settings(self) -> dict[str, Any]:
-        """What a cached record must have been made with to be reused."""
-        return {"overrides": self.overrides()}
+        """What a cached record must have been made with to be reused: the resolved settings of the run (task,
+        train, seed, threads), so a changed default invalidates a record as a changed override does."""
+        from omegaconf import OmegaConf
+
+        from bench.common import compose_cfg
+
+        cfg = compose_cfg(self.overrides())
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        return {key: resolved[key] for key in ("task", "train", "seed", "torch_threads", "update_threads")}
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -119,7 +127,9 @@ def run_one(spec: Spec) -> dict[str, Any]:
     out = run_training(spec.overrides(), run_dir)
     sys.stdout.flush()
     history = [{k: h[k] for k in LOGGED if k in h} for h in out["history"]]
-    record = {"settings": spec.settings(), "variant": spec.variant, "seed": spec.seed,
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    record = {"settings": spec.settings(), "variant": spec.variant, "seed": spec.seed, "commit": commit,
               "date": time.strftime("%Y-%m-%d"), "train_seconds": out["seconds"], "history": history}
     DATA.mkdir(parents=True, exist_ok=True)
     tmp = spec.record.with_name(spec.record.name + ".tmp")
@@ -184,12 +194,24 @@ def check(specs: list[Spec], fresh: bool) -> str | None:
         except (UserError, ValueError) as err:
             return f"{spec.variant} at --num-envs {spec.num_envs}: {err}"
     for spec in specs:
-        if not fresh and spec.record.is_file() and read_record(spec.record)["settings"] != spec.settings():
-            made = read_record(spec.record)["settings"]["overrides"]
-            differs = sorted(set(made) ^ set(spec.overrides()))
-            return (f"{spec.record} was made with other settings ({', '.join(differs)}): run with "
-                    "the same --num-envs/--frames, or add --fresh to replace the cached records")
+        if fresh or not spec.record.is_file():
+            continue
+        made, now = flat(read_record(spec.record)["settings"]), flat(spec.settings())
+        if differs := sorted(k for k in made.keys() | now.keys() if made.get(k) != now.get(k)):
+            shown = ", ".join(f"{k}={made.get(k)} (now {now.get(k)})" for k in differs[:3])
+            return (f"{spec.record} was made with other settings ({shown}): run with the same settings, or add "
+                    "--fresh to replace the cached records")
     return None
+
+
+def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (lists are leaves)."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
 
 
 def plot(records: dict[str, list[dict[str, Any]]], args: argparse.Namespace, path: Path) -> None:

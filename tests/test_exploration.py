@@ -61,7 +61,7 @@ def test_a_cached_record_made_with_other_settings_is_refused(tmp_path, monkeypat
         json.dump({"settings": other.settings(), "history": []}, f)
     problem = check([spec], fresh=False)
     assert problem is not None and "PPO_seed1.json.gz was made with other settings" in problem
-    assert "train.ppo.max_frames=200000" in problem and "--fresh" in problem
+    assert "train.ppo.max_frames=200000 (now 100000)" in problem and "--fresh" in problem
     assert check([spec], fresh=True) is None
     with gzip.open(spec.record, "wt") as f:
         json.dump({"settings": spec.settings(), "history": []}, f)
