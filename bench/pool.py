@@ -3,8 +3,11 @@ as they finish; used by ``bench.evolution`` and ``bench.exploration``. Imports n
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -19,13 +22,21 @@ def in_workers(items: list[Item], jobs: int, work: Callable[[Item], dict]
     one run into the next); yields ``(item, result)`` in the order they finish, or ``(item, exception)`` for a run
     that raised (the other runs go on). ``work`` must be a module-level function (it is pickled)."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1,
+                             initializer=_die_with_parent) as pool:
         futures: dict[Future, Item] = {pool.submit(work, item): item for item in items}
         for future in as_completed(futures):
             try:
                 yield futures[future], future.result()
             except (Exception, SystemExit) as exc:  # reported by the caller; the other runs keep going
                 yield futures[future], exc
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGTERM when the benchmark's process dies (killed, not only on a clean exit), so a
+    stopped benchmark leaves no training runs behind (prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def redirect_output(log: Path) -> None:
