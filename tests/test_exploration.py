@@ -24,25 +24,29 @@ def history(rates: list[float | None], frames_per_epoch: int = 100) -> list[dict
 
 
 def test_success_curve_averages_the_last_window_of_epochs_with_episodes() -> None:
-    rates = [1.0, None, 0.0, *[0.5] * 12]
+    w = exploration.WINDOW
+    rates = [1.0, None, 0.0, *[0.5] * (w + 2)]
     frames, curve = success_curve(history(rates))
     assert frames.tolist()[:2] == [100, 300]  # the epoch without a finished episode is skipped
     assert curve[0] == 1.0 and curve[1] == 0.5  # fewer than WINDOW epochs so far: their mean
-    assert curve[-1] == pytest.approx(0.5)  # the last 10 epochs with episodes are all 0.5
-    assert curve[9] == pytest.approx((1.0 + 0.0 + 8 * 0.5) / 10)
+    assert curve[-1] == pytest.approx(0.5)  # the last WINDOW epochs with episodes are all 0.5
+    assert curve[w - 1] == pytest.approx((1.0 + 0.0 + (w - 2) * 0.5) / w)
 
 
-def test_final_success_is_the_mean_over_the_last_tenth_of_the_budget() -> None:
-    h = history([0.0] * 90 + [1.0] * 5 + [None] * 3 + [0.5, 0.0])  # 100 epochs of 100 frames, budget 10,000
-    assert final_success(h, 10_000) == pytest.approx((1.0 * 5 + 0.5 + 0.0) / 7)
+def test_final_success_is_the_mean_over_the_last_quarter_of_the_budget() -> None:
+    h = history([0.0] * 75 + [1.0] * 20 + [None] * 3 + [0.5, 0.0])  # 100 epochs of 100 frames, budget 10,000
+    assert exploration.FINAL == 0.25
+    assert final_success(h, 10_000) == pytest.approx((1.0 * 20 + 0.5 + 0.0) / 22)
     assert math.isnan(final_success(history([None] * 10), 1000))
 
 
 def test_frames_to_solve_ignores_the_epochs_before_every_env_finished_an_episode() -> None:
-    h = history([1.0] * 20 + [0.2] * 20 + [0.95] * 20)
-    assert frames_to_solve(h, 0.9, settle=0) == 1000  # the start reads solved: only successes finished yet
-    assert frames_to_solve(h, 0.9, settle=2000) == pytest.approx(100 * (40 + 10))  # window of 10 wholly >= 0.9
-    assert frames_to_solve(h, 0.99, settle=2000) == math.inf
+    w = exploration.WINDOW
+    h = history([1.0] * (2 * w) + [0.0] * w + [1.0] * (2 * w))
+    assert frames_to_solve(h, 0.9, settle=0) == 100 * w  # the start reads solved: only successes finished yet
+    # after the start: the first full window of the 0/1 tail whose mean is >= 0.9 ends at the ceil(0.9 w)-th 1.0
+    assert frames_to_solve(h, 0.9, settle=100 * 2 * w) == 100 * (3 * w + math.ceil(0.9 * w))
+    assert frames_to_solve(history([1.0] * w + [0.95] * (3 * w)), 0.99, settle=100 * w) == math.inf
 
 
 def test_bootstrap_interval_brackets_the_difference_and_excludes_zero_when_separated() -> None:
