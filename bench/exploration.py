@@ -2,7 +2,7 @@
 M = 8, 16 and 64 agents on the same envs and the same env-step budget, several seeds.
 
     python -m bench.exploration [--variants PPO SAPG EPO-8 EPO-16 EPO-64] [--seeds 1 2 3 4 5]
-                                [--num-envs 4096] [--frames 10000000] [--jobs 2] [--fresh]
+                                [--num-envs 4096] [--frames 10000000] [--jobs 2] [--fresh] [--report]
 
 Each run is ``python train.py task=ContinuousMountainCar train=<algo> task.num_envs=<N>
 train.population.size=<M> seed=<s> train.ppo.max_frames=<frames>`` with the task's official training settings
@@ -36,6 +36,7 @@ exploration.json``. The last lines are ``mc_success_epo=`` (EPO at M = 8), ``mc_
 
 Bad input (one line on stderr, exit 2, nothing run or written): a population that does not divide ``--num-envs``,
 any other setting ``train.py`` would refuse, a cached record made with other settings (``--fresh`` replaces it).
+``--report`` runs nothing and summarises the records there are (and lists the runs that have none yet).
 """
 
 from __future__ import annotations
@@ -259,6 +260,8 @@ def main() -> None:
     parser.add_argument("--solved", type=float, default=0.9, help="success rate that counts as solved")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one core each)")
     parser.add_argument("--fresh", action="store_true", help="rerun and replace cached records")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: summarise the cached records of the requested variants and seeds")
     args = parser.parse_args()
     specs = [Spec(v, s, args.num_envs, args.frames) for s in args.seeds for v in args.variants]  # seed-major
     if problem := check(specs, args.fresh):
@@ -266,6 +269,11 @@ def main() -> None:
         sys.exit(2)
     one_core_per_run()
     todo = [s for s in specs if args.fresh or not s.record.is_file()]
+    if args.report:
+        if todo:
+            print(f"--report: {len(todo)} of {len(specs)} runs have no record yet: "
+                  + ", ".join(s.name for s in todo), flush=True)
+        todo = []
     print(f"{len(specs)} runs ({len(specs) - len(todo)} cached in {DATA.relative_to(ROOT)}), {args.jobs} at a time, "
           f"{args.num_envs} envs, {args.frames:,} env steps each", flush=True)
     start, seconds = time.perf_counter(), []
