@@ -230,6 +230,8 @@ def plot(records: dict[str, list[dict[str, Any]]], args: argparse.Namespace, pat
     grid = np.linspace(0, args.frames, 80)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for variant, runs in records.items():
+        if not runs:
+            continue
         curves = []
         for r in runs:
             frames, rate = success_curve(r["history"])
