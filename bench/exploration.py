@@ -177,6 +177,8 @@ def bootstrap_diff(a: list[float], b: list[float]) -> tuple[float, float, float]
     independent samples, 10,000 resamples, fixed generator)."""
     from scipy import stats
 
+    if not a or not b:
+        return math.nan, math.nan, math.nan
     diff = float(np.mean(a) - np.mean(b))
     if len(a) < 2 or len(b) < 2:
         return diff, math.nan, math.nan
