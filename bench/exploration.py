@@ -6,7 +6,9 @@ M = 8, 16 and 64 agents on the same envs and the same env-step budget, several s
 
 Each run is ``python train.py task=ContinuousMountainCar train=<algo> task.num_envs=<N>
 train.population.size=<M> seed=<s> train.ppo.max_frames=<frames>`` with the task's official training settings
-(``cfg/task_train/ContinuousMountainCar.yaml``) and ``torch_threads=1``, in a fresh process (``--jobs`` at a time).
+(``cfg/task_train/ContinuousMountainCar.yaml``), ``torch_threads=1 update_threads=1`` (one core per run: with the
+default 2 update threads, two runs on 2 cores ran ~10x slower, their OpenMP threads spinning at barriers), in a
+fresh process (``--jobs`` at a time).
 SAPG runs with M = 8 (EPO's default M; SAPG's own default 6 does not divide 4,096). Variants beyond the default
 five (``--variants``): ``SAPG-64``, and ``EPO-8-nogate`` / ``EPO-64-nogate`` (``train.ga.gate=off``, as the official
 EPO code). Measured on the 2-core AMD
@@ -102,7 +104,7 @@ class Spec:
         algo, m, extra = VARIANTS[self.variant]
         return ["task=ContinuousMountainCar", f"train={algo}", f"seed={self.seed}", f"task.num_envs={self.num_envs}",
                 f"train.population.size={m}", "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}",
-                "train.ppo.save_frequency=0", "torch_threads=1", *extra]
+                "train.ppo.save_frequency=0", "torch_threads=1", "update_threads=1", *extra]
 
     def settings(self) -> dict[str, Any]:
         """What a cached record must have been made with to be reused: the resolved settings of the run (task,
