@@ -146,10 +146,10 @@ def run_one(spec: Spec) -> dict[str, Any]:
     return record
 
 
-def success_curve(history: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, success rate over the last ``WINDOW`` epochs that had a finished master episode)."""
-    pts = [(h["frames"], h["master/successes"]) for h in history
-           if math.isfinite(h.get("master/successes", math.nan))]
+def success_curve(history: list[dict[str, Any]], key: str = "master/successes") -> tuple[np.ndarray, np.ndarray]:
+    """(frames, mean of ``key`` (the success rate) over the last ``WINDOW`` epochs that had a finished master
+    episode)."""
+    pts = [(h["frames"], h[key]) for h in history if math.isfinite(h.get(key, math.nan))]
     if not pts:
         return np.zeros(0), np.zeros(0)
     frames, rate = (np.asarray(v, float) for v in zip(*pts, strict=True))
@@ -239,16 +239,17 @@ def plot(records: dict[str, list[dict[str, Any]]], args: argparse.Namespace, pat
         curves = []
         for r in runs:
             frames, rate = success_curve(r["history"])
-            ret = [(h["frames"], h["master/return"]) for h in r["history"] if math.isfinite(h.get("master/return",
-                                                                                               math.nan))]
-            curves.append({"f": frames, "s": rate, "rf": [p[0] for p in ret], "r": [p[1] for p in ret]})
+            ret_frames, ret = success_curve(r["history"], "master/return")
+            curves.append({"f": frames, "s": rate, "rf": ret_frames, "r": ret})
         for ax, fkey, vkey in ((axes[0], "f", "s"), (axes[1], "rf", "r")):
             mean, se = band(curves, grid, fkey, vkey)
             line, = ax.plot(grid, mean, label=f"{variant} ({len(runs)} seeds)")
             ax.fill_between(grid, mean - se, mean + se, alpha=0.2, color=line.get_color())
     axes[0].set_ylabel(f"master success rate ({WINDOW}-epoch window)")
-    axes[1].set_ylabel("master episodic return")
+    axes[1].set_ylabel(f"master episodic return ({WINDOW}-epoch window)")
     for ax in axes:
+        ax.axvline(EPISODE_LENGTH * args.num_envs, color="k", ls=":", lw=1,
+                   label="every env has run one episode\n(before it: only successes have ended)")
         ax.set_xlabel("env steps")
         ax.legend(fontsize=8)
     fig.suptitle(f"ContinuousMountainCar, {args.num_envs} envs, mean ± s.e. over seeds")
@@ -275,13 +276,12 @@ def main() -> None:
         sys.exit(2)
     one_core_per_run()
     todo = [s for s in specs if args.fresh or not s.record.is_file()]
-    if args.report:
-        if todo:
-            print(f"--report: {len(todo)} of {len(specs)} runs have no record yet: "
-                  + ", ".join(s.name for s in todo), flush=True)
-        todo = []
     print(f"{len(specs)} runs ({len(specs) - len(todo)} cached in {DATA.relative_to(ROOT)}), {args.jobs} at a time, "
           f"{args.num_envs} envs, {args.frames:,} env steps each", flush=True)
+    if args.report:
+        if todo:
+            print(f"--report runs nothing; no record yet for: {', '.join(s.name for s in todo)}", flush=True)
+        todo = []
     start, seconds = time.perf_counter(), []
     for done, (spec, result) in enumerate(in_workers(todo, args.jobs, run_one), start=1):
         if isinstance(result, BaseException):
