@@ -9,17 +9,18 @@ What it measures:
 
 * the master's episodic return (EPO/SAPG: ``master/return``; PPO: its only policy) against env steps, every
   task x algorithm x seed at 48 envs and the task's env-step budget below; EPO and SAPG both with M = 8 agents
-  (SAPG's own default is 6), PPO without a population. Variants of EPO's GA (``VARIANTS``): ``EPO-gated``
-  (the gate decides at every check, 25 % of the followers replaced: the defaults before 2026-11-29's latch) in
-  the default run; ``EPO-latched`` (latch, 25 % replaced) and ``EPO-gentle`` (latch, one row, mutation σ 0.35)
-  only with ``--algos``;
+  (SAPG's own default is 6), PPO without a population. Variants of EPO's GA (``VARIANTS``, all with the
+  Kruskal-Wallis gate at p < 0.2; EPO's default has no gate since 2026-12-03): ``EPO-kruskal`` (latched, one row
+  replaced: the defaults from 2026-11-29 to 2026-12-03) in the default run; ``EPO-gated`` (the gate decides at
+  every check, 25 % of the followers replaced: the defaults before 2026-11-29), ``EPO-latched`` (latch, 25 %
+  replaced) and ``EPO-gentle`` (latch, one row, mutation σ 0.35) only with ``--algos``;
 * EPO with M = 4, 8, 16 agents on ``--ablation-task`` at the same 48 envs and seeds (the M = 8 runs are the
   main EPO runs, not run twice);
 * for every EPO run, the number of GA generations and the latent-diversity ratio (last / first epoch's
   ``population/latent_diversity``).
 
 Budgets (env steps per run) and speeds, measured on the 2-core AMD EPYC machine with two runs at a time, one per
-core (``torch_threads=1``, 48 envs, 150k-step EPO and PPO runs; EPO, SAPG and PPO within 5 % of each other; each
+core (``torch_threads=1 update_threads=1``, 48 envs, 150k-step EPO and PPO runs; EPO, SAPG and PPO within 5 % of each other; each
 run also spends ~10 s importing, composing the config and building the envs):
 
     task                    env-steps/s per run (2 at a time)   budget      time per run
@@ -78,11 +79,14 @@ from bench.pool import in_workers, mmss, one_core_per_run, redirect_output
 
 RUNS = ROOT / "bench" / "results" / "evolution_runs"
 TASK_FRAMES: dict[str, int] = {"HalfCheetah": 1_000_000, "Hopper": 300_000, "LunarLanderContinuous": 350_000}
-ALGOS = ("EPO", "EPO-gated", "SAPG", "PPO")
+ALGOS = ("EPO", "EPO-kruskal", "SAPG", "PPO")
+KRUSKAL = "train.ga.gate=kruskal"  # the default gate until 2026-12-03 (latched, p < 0.2)
 VARIANTS: dict[str, list[str]] = {  # algo -> overrides (every GA key that differs from the defaults)
-    "EPO-gated": ["train=EPO", "train.ga.gate_latch=false", "train.ga.frac_replaced=0.25"],
-    "EPO-latched": ["train=EPO", "train.ga.gate_latch=true", "train.ga.frac_replaced=0.25"],
-    "EPO-gentle": ["train=EPO", "train.ga.gate_latch=true", "train.ga.frac_replaced=0.1", "train.ga.mutation_std=0.35"],
+    "EPO-kruskal": ["train=EPO", KRUSKAL, "train.ga.gate_latch=true"],
+    "EPO-gated": ["train=EPO", KRUSKAL, "train.ga.gate_latch=false", "train.ga.frac_replaced=0.25"],
+    "EPO-latched": ["train=EPO", KRUSKAL, "train.ga.gate_latch=true", "train.ga.frac_replaced=0.25"],
+    "EPO-gentle": ["train=EPO", KRUSKAL, "train.ga.gate_latch=true", "train.ga.frac_replaced=0.1",
+                   "train.ga.mutation_std=0.35"],
 }
 POPULATION = 8  # EPO's default M; SAPG is run with the same M
 NUM_ENVS = 48
@@ -107,7 +111,7 @@ class Spec:
         algo = VARIANTS.get(self.algo, [f"train={self.algo}"])
         out = [f"task={self.task}", *algo, f"seed={self.seed}", f"task.num_envs={NUM_ENVS}",
                "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}", "train.ppo.save_frequency=0",
-               "torch_threads=1"]
+               "torch_threads=1", "update_threads=1"]
         if self.algo != "PPO":
             out.append(f"train.population.size={self.m}")
         return out

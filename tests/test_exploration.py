@@ -72,6 +72,19 @@ def test_a_cached_record_made_with_other_settings_is_refused(tmp_path, monkeypat
     assert check([spec], fresh=False) is None
 
 
+def test_a_ga_setting_invalidates_epo_records_only(tmp_path, monkeypatch) -> None:
+    """A changed GA default must not invalidate PPO or SAPG records (no GA runs there), but must an EPO record's."""
+    monkeypatch.setattr(exploration, "DATA", tmp_path)
+    for variant, refused in (("PPO", False), ("SAPG", False), ("EPO-8", True)):
+        spec = Spec(variant, 1, 512, 100_000)
+        made = spec.settings()
+        made["train"]["ga"]["gate"] = "ratio" if made["train"]["ga"]["gate"] != "ratio" else "off"
+        with gzip.open(spec.record, "wt") as f:
+            json.dump({"settings": made, "history": []}, f)
+        problem = check([spec], fresh=False)
+        assert (problem is not None and "train.ga.gate=" in problem) == refused, (variant, problem)
+
+
 def test_a_population_that_does_not_divide_the_envs_is_one_line_and_exit_2() -> None:
     before = sorted(p.name for p in exploration.DATA.glob("*")) if exploration.DATA.is_dir() else []
     proc = subprocess.run([sys.executable, "-m", "bench.exploration", "--variants", "EPO-64", "--num-envs", "4000",

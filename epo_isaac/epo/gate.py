@@ -3,7 +3,7 @@ spec docs/spec/epo_algorithm.md §4.2).
 
 Four gates, chosen by ``ga.gate``:
 
-- ``kruskal`` (default): Kruskal–Wallis H-test (``scipy.stats.kruskal``) across the followers' blocks on the
+- ``kruskal``: Kruskal–Wallis H-test (``scipy.stats.kruskal``) across the followers' blocks on the
   values of their individual finished episodes; open when the p-value is below ``ga.gate_pvalue``. Rank-based:
   the decision and the p-value are unchanged by any increasing transform applied to every episode value (a
   constant added to every episode's value, a positive factor). A constant added to the reward of every *step* is
@@ -19,7 +19,7 @@ Four gates, chosen by ``ga.gate``:
   ``ga.gate_effect_size``. Same invariances as ``kruskal``; meant to be asked afresh at every check (no latch).
 - ``ratio``: the paper's Eq. 3 on the per-agent means, open when (max F − min F) > ``ga.gate_ratio``·|median F|.
   Depends on the reward's offset (a constant added to the rewards moves the median, not the spread).
-- ``off``: always open.
+- ``off`` (default): always open.
 
 Pure functions; nothing here touches the agent.
 """

@@ -51,9 +51,8 @@ class LatentGenePool:
         population_size: M ≥ 3, the number of agents (row 0 = the master, rows 1..M−1 = followers).
         latent_dim: D ≥ 1, the width of each latent.
         config: the GA settings (:class:`~epo_isaac.epo.config.GeneticConfig`: ``mode``, ``gate``, ``elite_frac``,
-            ``frac_replaced``, ``mutation_std``, ...). Default ``GeneticConfig(gate="off")``: a plain fitness
-            vector carries no per-episode values for the ``kruskal`` gate (the training default), so every
-            :meth:`genetic_step` runs a generation. The schedule fields (``enabled``, ``interval_frames``,
+            ``frac_replaced``, ``mutation_std``, ...). Default ``GeneticConfig()`` (gate ``off``, the training
+            default): every :meth:`genetic_step` runs a generation. The schedule fields (``enabled``, ``interval_frames``,
             ``warmup_frames``, ``num_checks``, ``fitness``) belong to the training loop and are not read here.
         seed: seeds the ``torch.Generator`` that draws the initial latents N(0, 1) and every later generation's
             random choices: the same seed, config and fitness vectors give the same latents, bit for bit.
@@ -99,7 +98,7 @@ class LatentGenePool:
 
     def _attach(self, latents: Tensor, config: GeneticConfig | None, generator: torch.Generator) -> None:
         self.latents = latents
-        self.config = config if config is not None else GeneticConfig(gate="off")
+        self.config = config if config is not None else GeneticConfig()
         self.generator = generator
         self.generation = 0
         self.gate_latched = False
