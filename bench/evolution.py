@@ -20,7 +20,7 @@ What it measures:
   ``population/latent_diversity``).
 
 Budgets (env steps per run) and speeds, measured on the 2-core AMD EPYC machine with two runs at a time, one per
-core (``torch_threads=1 update_threads=1``, 48 envs, 150k-step EPO and PPO runs; EPO, SAPG and PPO within 5 % of each other; each
+core (``torch_threads=1``, 48 envs, 150k-step EPO and PPO runs; EPO, SAPG and PPO within 5 % of each other; each
 run also spends ~10 s importing, composing the config and building the envs):
 
     task                    env-steps/s per run (2 at a time)   budget      time per run
@@ -109,6 +109,7 @@ class Spec:
 
     def overrides(self) -> list[str]:
         algo = VARIANTS.get(self.algo, [f"train={self.algo}"])
+        # one core per run (torch_threads, update_threads): 2 update threads each on 2 cores ran ~10x slower
         out = [f"task={self.task}", *algo, f"seed={self.seed}", f"task.num_envs={NUM_ENVS}",
                "train.ppo.max_epochs=-1", f"train.ppo.max_frames={self.frames}", "train.ppo.save_frequency=0",
                "torch_threads=1", "update_threads=1"]

@@ -84,10 +84,10 @@ class GeneticConfig(BaseModel):
     (docs/algorithms.md "The genetic algorithm's choices"): at paper scale the ``kruskal`` gate opens at the first
     check for any difference, however small, and at 4,096 envs (bench.exploration) it did; at 48 envs, under no
     difference, it is a random delay (opened by check 3 / 10 / 30 in 40 / 60 / 74 % of simulated runs); the
-    ``effect_size`` gate at τ = 0.3 never opens at paper scale. ``kruskal``: Kruskal-Wallis test across follower blocks on per-episode fitness values, open when
-    p < gate_pvalue; ``effect_size``: the same test's effect size ε²_H = H/(n − 1), open when
-    ε²_H ≥ gate_effect_size, asked afresh at every check; ``ratio``: paper Eq. 3, open when
-    max F − min F > gate_ratio·|median F|; ``off``: always open. Paper mode only. The two rank gates are unchanged
+    ``effect_size`` gate at τ = 0.3 never opens at paper scale. ``kruskal``: Kruskal-Wallis test across
+    follower blocks on per-episode fitness values, open when p < gate_pvalue; ``effect_size``: the same test's
+    effect size ε²_H = H/(n − 1), open when ε²_H ≥ gate_effect_size, asked afresh at every check; ``ratio``: paper
+    Eq. 3, open when max F − min F > gate_ratio·|median F|. Paper mode only. The two rank gates are unchanged
     by a positive factor on the rewards and by a constant added to every episode's value, not by a constant added
     to every step's reward when episodes differ in length (docs/algorithms.md "The genetic algorithm's
     choices")."""

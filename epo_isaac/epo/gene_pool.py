@@ -51,9 +51,10 @@ class LatentGenePool:
         population_size: M ≥ 3, the number of agents (row 0 = the master, rows 1..M−1 = followers).
         latent_dim: D ≥ 1, the width of each latent.
         config: the GA settings (:class:`~epo_isaac.epo.config.GeneticConfig`: ``mode``, ``gate``, ``elite_frac``,
-            ``frac_replaced``, ``mutation_std``, ...). Default ``GeneticConfig()`` (gate ``off``, the training
-            default): every :meth:`genetic_step` runs a generation. The schedule fields (``enabled``, ``interval_frames``,
-            ``warmup_frames``, ``num_checks``, ``fitness``) belong to the training loop and are not read here.
+            ``frac_replaced``, ``mutation_std``, ...). Default ``GeneticConfig()`` (gate ``off``, the
+            training default): every :meth:`genetic_step` runs a generation. The schedule fields (``enabled``,
+            ``interval_frames``, ``warmup_frames``, ``num_checks``, ``fitness``) belong to the training loop and
+            are not read here.
         seed: seeds the ``torch.Generator`` that draws the initial latents N(0, 1) and every later generation's
             random choices: the same seed, config and fitness vectors give the same latents, bit for bit.
         device: where the latent table lives (random numbers are drawn on the CPU, then moved).
