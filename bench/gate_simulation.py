@@ -12,11 +12,12 @@ run at two scales:
 * paper: M = 64 agents on 24,576 envs (spec §5: 384 envs per block); 384 episodes per block per interval (one per
   env per 2e7-frame interval; Allegro-Kuka's episodes are shorter, so this is a lower bound).
 
-Gates: ``kruskal`` p < 0.2 latched (the defaults), ``kruskal`` p < 0.2 asked at every check, ``effect_size``
-ε²_H ≥ τ (``ga.gate_effect_size``, default from ``GeneticConfig``) and ε²_H ≥ 0.02 (a paper-scale τ). Block
-means (within-block s.d. units): all equal (H0), one block + 0.1 (tiny), one block + 0.5, every block different
-(means evenly spaced, s.d. 0.5). Columns: P(the gate has opened by check 1 / 3 / 10 / 30) and the mean number of
-generations in the 30 checks. Prints a markdown table; about 2 min (CPU scale) + 6 min (paper scale) on one core.
+Gates: ``kruskal`` p < 0.2 latched (the default gate until 2026-12-03; now ``off``), ``kruskal`` p < 0.2 asked at
+every check, ``effect_size`` ε²_H ≥ τ (``ga.gate_effect_size``, default from ``GeneticConfig``) and ε²_H ≥ 0.02 (a
+paper-scale τ). Block means (within-block s.d. units): all equal (H0), one block + 0.1 (tiny), one block + 0.5,
+every block different (means evenly spaced, s.d. 0.5). Columns: P(the gate has opened by check 1 / 3 / 10 / 30) and
+the mean number of generations in the 30 checks. Prints a markdown table; about 2 min (CPU scale) + 6 min (paper
+scale) on one core.
 """
 
 from __future__ import annotations

@@ -190,20 +190,29 @@ def test_adaptive_lr_kl_follows_rl_games_semantics(tmp_path: Path) -> None:
     torch.testing.assert_close(data["mu"], latest)
 
 
-@pytest.mark.parametrize("latch", [True, False])
-def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path, latch: bool) -> None:
-    """The default GA (automatic schedule, Kruskal-Wallis gate, fitness = return) acts in a real run; with
-    ``ga.gate_latch`` every check after the gate first opened runs a generation."""
+@pytest.mark.parametrize("gate", ["default", "kruskal-latched", "kruskal"])
+def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path, gate: str) -> None:
+    """The default GA (automatic schedule, no gate, fitness = return) runs a generation at every check whose
+    followers all have fitness; with ``ga.gate=kruskal`` and ``ga.gate_latch`` every check after the gate first
+    opened runs one, and without the latch the gate decides."""
+    extra = {"default": [], "kruskal-latched": ["train.ga.gate=kruskal"],
+             "kruskal": ["train.ga.gate=kruskal", "train.ga.gate_latch=false"]}[gate]
     cfg = compose_cfg(["task=Pendulum", "max_epochs=30", "seed=1", "torch_threads=1",
-                       f"+run_dir={tmp_path / 'defaults'}"] + ([] if latch else ["train.ga.gate_latch=false"]))
+                       f"+run_dir={tmp_path / 'defaults'}", *extra])
     history = train.run(cfg)["history"]
     checks = [h for h in history if "ga/ran" in h]
     assert len(checks) >= 10  # a check every epoch after the warm-up (31 in the budget)
     assert history[-1]["ga/generation"] >= 2, [(h["epoch"], h.get("ga/gate_statistic")) for h in checks]
     tested = [h for h in checks if h.get("ga/gate_open") is not None]  # every follower had fitness
-    assert all(0.0 <= h["ga/gate_statistic"] <= 1.0 for h in tested)
-    assert all(h["ga/ran"] == h["ga/gate_open"] for h in tested) or latch  # without the latch the gate decides
-    if latch:
+    if gate == "default":
+        assert cfg.train.ga.gate == "off"
+        assert tested and all(h["ga/ran"] == 1.0 and h["ga/gate_open"] == 1.0 for h in tested)
+        assert history[-1]["ga/generation"] == len(tested)
+    else:
+        assert all(0.0 <= h["ga/gate_statistic"] <= 1.0 for h in tested)
+    if gate == "kruskal":
+        assert all(h["ga/ran"] == h["ga/gate_open"] for h in tested)  # without the latch the gate decides
+    if gate == "kruskal-latched":
         first_open = next(i for i, h in enumerate(tested) if h["ga/gate_open"] == 1.0)
         assert all(h["ga/ran"] == 1.0 for h in tested[first_open:]), "every check after the first opening runs"
         assert [h["ga/gate_latched"] for h in tested] == [float(i >= first_open) for i in range(len(tested))]
