@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -173,6 +174,44 @@ def test_stale_temp_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
     live.unlink()
     assert atomic_save({"x": 1}, str(tmp_path / "saved")) == str(tmp_path / "saved.pth")
     assert not dead2.exists() and sorted(p.name for p in tmp_path.glob("*.pth.tmp*")) == ["notes.pth.tmpabc"]
+
+
+def test_a_save_interrupted_mid_write_keeps_the_previous_checkpoint(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process stopped while ``torch.save`` is writing (here: half a file, then KeyboardInterrupt) leaves the
+    last complete checkpoint loadable and no temp file; saving in place would leave the half file instead."""
+    path = atomic_save({"epoch": 1}, str(tmp_path / "last"))
+
+    def dies_mid_write(obj: Any, f: str, *args: Any, **kwargs: Any) -> None:
+        Path(f).write_bytes(b"PK\x03\x04half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"epoch": 2}, str(tmp_path / "last"))
+    monkeypatch.undo()
+    assert torch.load(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pth"]
+
+
+@pytest.mark.parametrize("algo", ["EPO", "PPO", "ES"])
+def test_training_writes_every_checkpoint_through_a_temp_file(algo: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file a training run saves is first written as ``<checkpoint>.pth.tmp<pid>`` (then renamed)."""
+    written: list[str] = []
+    save = torch.save
+
+    def recording_save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        written.append(str(f))
+        save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", recording_save)
+    extra = ["train.es.population_size=8"] if algo == "ES" else []
+    run_dir = _run(tmp_path / algo, FAST + [f"train={algo}", "max_epochs=2", "train.ppo.save_frequency=1",
+                                            *extra])["run_dir"]
+    assert written and all(re.search(r"\.pth\.tmp\d+$", f) for f in written), written
+    saved = {p.name for p in Path(run_dir, "nn").iterdir()}
+    assert saved and saved <= {Path(f).name.rsplit(".tmp", 1)[0] for f in written}, (saved, written)
 
 
 # --------------------------------------------------------------------------------------------- exact resume
