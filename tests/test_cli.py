@@ -73,8 +73,8 @@ def test_every_bad_input_gets_one_line_and_leaves_nothing(tmp_path: Path) -> Non
     for (cwd, overrides, fragment), proc in zip(cases, results, strict=True):
         errors = [line for line in proc.stderr.splitlines() if line.startswith(("error:", "Error", "Could not"))]
         problems = []
-        if proc.returncode == 0:
-            problems.append("exit code 0")
+        if proc.returncode != 2:  # the documented exit code of a user error (README "Bad input")
+            problems.append(f"exit code {proc.returncode}, not 2")
         if "Traceback" in proc.stderr or "Traceback" in proc.stdout:
             problems.append("traceback")
         if len(errors) != 1 or fragment.lower() not in errors[0].lower():
