@@ -10,6 +10,7 @@ from conftest import compose_cfg
 
 import train
 from bench.launch import rl_games_agent
+from epo_isaac.epo.gate import kruskal_gate
 from epo_isaac.errors import UserError
 from epo_isaac.host.checkpoint import IncompatibleCheckpointError
 
@@ -217,6 +218,30 @@ def test_epo_defaults_make_generations_on_pendulum(tmp_path: Path, gate: str) ->
         assert all(h["ga/ran"] == 1.0 for h in tested[first_open:]), "every check after the first opening runs"
         assert [h["ga/gate_latched"] for h in tested] == [float(i >= first_open) for i in range(len(tested))]
     assert history[-1]["population/latent_diversity"] > 0.5 * history[0]["population/latent_diversity"]
+
+
+def test_the_agent_tests_period_aligned_episodes(tmp_path: Path) -> None:
+    """The Kruskal–Wallis gate sees each episode minus its period's follower mean (``aligned_episodes``): when the
+    whole population improves over the window and the followers differ only in *when* their episodes finished,
+    the raw returns differ strongly between blocks (p ≈ 1e-7 here) and the aligned ones not at all."""
+    agent, close = _agent(tmp_path, ["train.population.size=4", "train.ga.gate=kruskal",
+                                     "train.ga.gate_latch=false"])
+    close()
+    jitter = [-1.0, 0.0, 1.0, 0.5]
+    late = {1: range(5, 10), 2: range(10), 3: range(5)}  # follower b finishes its episodes in these periods
+    tracker = agent.fitness
+    tracker.reset()
+    for period in range(10):
+        done = torch.zeros(16, dtype=torch.bool)
+        for b, periods in late.items():
+            if period in periods:
+                done[4 * b: 4 * b + 4] = True  # agent b = envs 4b .. 4b + 3
+        tracker.update(done, 100.0 * period + torch.tensor(jitter * 4))
+        tracker.next_period()
+    raw = kruskal_gate([e for e in tracker.episodes()[1:]], 0.2)
+    assert raw.open and raw.statistic < 1e-6
+    event = agent.genetic_step(agent.next_check_frame)
+    assert event["gate_open"] is False and not event["ran"] and event["gate_statistic"] > 0.9, event
 
 
 @pytest.mark.parametrize("algo", ["EPO", "PPO"])
