@@ -1,4 +1,4 @@
-"""The GA gate on synthetic fitness (spec §4.2): Kruskal-Wallis, its effect size, the paper's ratio, off (the default)."""
+"""The GA gate on synthetic fitness (spec §4.2): Kruskal-Wallis, its effect size, Eq. 3's ratio, off (the default)."""
 
 from __future__ import annotations
 
