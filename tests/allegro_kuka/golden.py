@@ -3,8 +3,10 @@
 
 Every task is built with :data:`NUM_ENVS` envs, seed :data:`SEED` and the default simulator settings on one
 thread, reset, and stepped :data:`STEPS` control steps with seeded uniform random actions in [-1, 1], twice:
-with its default settings (``default``) and with :data:`EVENTS` (``events``: short episodes and a loose success
-tolerance, so that episode resets, successes and new goals happen within the rollout).
+with its default settings (``default``), with :data:`EVENTS` (``events``: short episodes and a loose success
+tolerance, so that successes and new goals happen within the rollout; on the one-arm regrasping and
+reorientation tasks every success restarts the episode's clock, so there no episode ends) and with
+:data:`TIMEOUTS` (``timeouts``: short episodes that end by time-out, so every task resets mid-rollout).
 Saved per task and rollout: ``<name>/<rollout>/rewards`` ``[STEPS, N]`` float32, ``.../dones`` ``[STEPS, N]``
 bool, ``.../successes`` ``[STEPS, N]`` float32 (``extras["successes"]``), ``.../obs``
 ``[STEPS // OBS_EVERY, N, O]`` float32 (every :data:`OBS_EVERY`-th step, to keep the file small); and
@@ -31,7 +33,8 @@ NAMES = sorted(n for n in tasks.TASKS if n.startswith("AllegroKuka"))
 NUM_ENVS, SEED, STEPS, OBS_EVERY = 4, 0, 40, 8
 SIM = {"backend": "mujoco", "num_threads": 1}
 EVENTS = {"episode_length": 16, "success_steps": 3, "success_tolerance": 0.6, "target_success_tolerance": 0.6}
-ROLLOUTS = {"default": {}, "events": EVENTS}
+TIMEOUTS = {"episode_length": 16}  # no loose tolerance: episodes end by time-out at steps 16 and 32
+ROLLOUTS = {"default": {}, "events": EVENTS, "timeouts": TIMEOUTS}
 
 
 def flat_config(cfg: BaseModel) -> dict[str, object]:

@@ -39,6 +39,12 @@ def _log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("name", golden.NAMES)
+def test_every_task_resets_within_its_golden_rollouts(name: str, saved: dict[str, np.ndarray]) -> None:
+    """The golden data cover episode resets on every task (the reset path is part of what they guard)."""
+    assert saved[f"{name}/timeouts/dones"].sum(0).min() >= 2, "an env without two time-outs in 40 steps"
+
+
+@pytest.mark.parametrize("name", golden.NAMES)
 def test_same_rewards_as_golden(name: str, saved: dict[str, np.ndarray]) -> None:
     for label, settings in golden.ROLLOUTS.items():
         result, config = golden.rollout(name, **settings)
