@@ -9,18 +9,13 @@ from these heights takes 0.27–0.5 s)."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 import tasks
+from tests.allegro_kuka import golden
 
 PLAIN = "AllegroKukaTwoArmsReorientation"
 DROP_S = 0.2
-# task -> (drop point, m: above the obstacle's top face; the top face's height, m)
-DROPS = {
-    "AllegroKukaTwoArmsReorientationHole": ((0.0, 0.0, 0.9), 0.8),  # lower box: centre z 0.65, half-height 0.15
-    "AllegroKukaTwoArmsReorientationPartition": ((0.0, 0.0, 0.95), 0.835),  # board at rest: z 0.685 ± 0.15
-    "AllegroKukaTwoArmsReorientationBarrier": ((0.0, -0.05, 1.55), 1.43),  # wall: centre z 0.98, half 0.45
-}
+DROPS = golden.DROPS  # task -> (drop point, m: above the obstacle's top face; the top face's height, m)
 
 
 def _drop(name: str, pos: tuple[float, float, float]) -> tuple[float, float]:
@@ -28,9 +23,7 @@ def _drop(name: str, pos: tuple[float, float, float]) -> tuple[float, float]:
     object's half-height (m)."""
     task = tasks.make(name, num_envs=1, seed=0, sim={"backend": "mujoco", "num_threads": 1})
     task.reset()
-    env = torch.tensor([0])
-    upright = torch.tensor([[0.0, 0.0, 0.0, 1.0]])
-    task.sim.reset_free_body(env, task.object_body, torch.tensor([pos]), upright)
+    golden.drop_object(task, pos)
     for _ in range(round(DROP_S / task.control_dt)):
         task.sim.step()  # physics only: the arms hold their reset pose, no task logic or episode reset
     half = float(task.object_scales[0, 2]) * 0.05 / 2
