@@ -35,5 +35,7 @@ setup(
         # mkdocs build --strict (the docs site); tested: mkdocs 1.6.1, mkdocs-material 9.8.2, mkdocstrings 1.0.8
         # with mkdocstrings-python 2.0.11
         "docs": ["mkdocs>=1.6.1", "mkdocs-material>=9.8.2", "mkdocstrings[python]>=1.0.8"],
+        # python -m bench.mutation (mutation testing, issue 25); tested: mutmut 3.8.1
+        "mutation": ["mutmut>=3.8.1"],
     },
 )
