@@ -51,7 +51,8 @@ finished run writes ``<...>.json`` next to its folder and is skipped on the next
 
 The last four lines are ``ga_generations_min=<int>`` (fewest GA generations of any EPO run),
 ``diversity_ratio_min=<float>`` (smallest diversity ratio of any EPO run), ``epo_beats_sapg=<k>/<tasks>`` and
-``epo_beats_ppo=<k>/<tasks>`` (tasks on which EPO's mean final master return is higher).
+``epo_beats_ppo=<k>/<tasks>`` (tasks on which EPO's mean final master return is higher, out of the tasks where both
+ran; ``n/a`` when the other algorithm did not run).
 """
 
 from __future__ import annotations
@@ -351,13 +352,12 @@ def main() -> None:
     epo = [r for r in results if r["algo"] == "EPO"]
     gen_min = min((r["generations"] for r in epo), default=-1)
     div_min = min((r["diversity_ratio"] for r in epo if math.isfinite(r["diversity_ratio"])), default=float("nan"))
-    beats = {}
+    beats: dict[str, str] = {}  # "<tasks where EPO's mean is higher>/<tasks where both ran>", "n/a" if none
     for other in ("SAPG", "PPO"):
-        wins = 0
-        for task in args.tasks:
-            a, b = table.get(f"{task}/EPO", {}).get("mean", math.nan), table.get(f"{task}/{other}", {}).get("mean")
-            wins += int(b is not None and math.isfinite(a) and math.isfinite(b) and a > b)
-        beats[other] = wins
+        mean = lambda key: table.get(key, {}).get("mean", math.nan)  # noqa: E731
+        pairs = [(mean(f"{task}/EPO"), mean(f"{task}/{other}")) for task in args.tasks]
+        pairs = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
+        beats[other] = f"{sum(a > b for a, b in pairs)}/{len(pairs)}" if pairs else "n/a"
 
     plot(results, args, RESULTS)
     summary = {"budgets": {t: max(1, round(TASK_FRAMES[t] * args.frames_scale)) for t in TASK_FRAMES},
@@ -370,8 +370,8 @@ def main() -> None:
           f"numbers: {RESULTS / 'evolution.json'}")
     print(f"ga_generations_min={gen_min}")
     print(f"diversity_ratio_min={div_min:.4f}")
-    print(f"epo_beats_sapg={beats['SAPG']}/{len(args.tasks)}")
-    print(f"epo_beats_ppo={beats['PPO']}/{len(args.tasks)}", flush=True)
+    print(f"epo_beats_sapg={beats['SAPG']}")
+    print(f"epo_beats_ppo={beats['PPO']}", flush=True)
 
 
 if __name__ == "__main__":
