@@ -59,7 +59,51 @@ def test_off_and_dispatch() -> None:
         check_gate("tukey", torch.ones(2), same, 1.5, 0.05, 0.3)
 
 
+def test_ratio_gate_by_hand() -> None:
+    """Eq. 3: open iff (max − min) > ratio·|median| (strict), statistic (max − min)/|median|."""
+    fit = torch.tensor([1.0, 2.0, 4.0])  # spread 3, median 2
+    at = ratio_gate(fit, 1.5)  # 3 > 3 is false: the boundary stays shut
+    assert at.open is False and at.statistic == pytest.approx(1.5)
+    assert ratio_gate(fit, 1.49).open is True and ratio_gate(fit, 0.5).open is True
+    assert ratio_gate(torch.tensor([5.0, 5.0]), 0.0).open is True  # ratio 0: always open, even without spread
+    assert ratio_gate(torch.tensor([5.0, 5.0]), 0.1).open is False
+    one = ratio_gate(torch.tensor([3.0]), 1.0)  # K = 1: no spread
+    assert one.open is False and one.statistic == 0.0
+    centred = ratio_gate(torch.tensor([-1.0, 0.0, 1.0]), 1.0)  # median 0: |median| floored at 1e-8
+    assert centred.open is True and centred.statistic == pytest.approx(2e8)
+    even = ratio_gate(torch.tensor([1.0, 2.0, 3.0, 10.0]), 3.6)  # interpolated median 2.5: 9 > 9 is false
+    assert even.open is False and even.statistic == pytest.approx(3.6)
+    assert check_gate("ratio", fit, [], 1.49, 0.05, 0.3) == ratio_gate(fit, 1.49)
+    assert check_gate("ratio", fit, [], 1.5, 0.05, 0.3).open is False
+
+
+def test_ratio_gate_bad_input() -> None:
+    for bad in (torch.ones(2, 2), torch.zeros(0)):
+        with pytest.raises(ValueError, match="non-empty \\[K\\] fitness"):
+            ratio_gate(bad, 1.0)
+    with pytest.raises(ValueError, match="ratio must be >= 0"):
+        ratio_gate(torch.ones(2), -0.1)
+    with pytest.raises(ValueError, match="finite fitness"):
+        ratio_gate(torch.tensor([1.0, float("nan")]), 1.0)
+
+
+def test_off_gate_reports_no_statistic() -> None:
+    result = check_gate("off", torch.ones(2), [], 1.5, 0.05, 0.3)
+    assert result.open is True and result.statistic != result.statistic  # NaN
+
+
+def test_closed_rank_gates_say_false_not_none() -> None:
+    same = [torch.ones(3), torch.ones(3)]
+    assert kruskal_gate(same, 0.05).open is False and effect_size_gate(same, 0.3).open is False
+    far = _blocks([0.0, 50.0])
+    assert kruskal_gate(far, 0.05).open is True and effect_size_gate(far, 0.3).open is True
+    assert kruskal_gate(_blocks([5.0] * 7, seed=3), 0.05).open is False
+
+
 def test_kruskal_bad_input() -> None:
+    for level in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"\(0, 1\)"):
+            kruskal_gate(_blocks([0.0, 1.0]), pvalue=level)
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         kruskal_gate(_blocks([0.0, 1.0]), pvalue=1.5)
     with pytest.raises(ValueError, match=">= 2 blocks"):
