@@ -86,6 +86,16 @@ def test_relabelled_rows_carry_the_masters_values_targets_and_policy(agent_rollo
     torch.testing.assert_close(data["master_neglogp"][off], master_neglogp)
 
 
+def test_advantages_are_normalised_over_on_and_off_rows_together(agent_rollout_data) -> None:
+    """A = returns − values on every row (the value normaliser is off here), then normalised over the whole batch,
+    on-policy and relabelled rows together (as the official code)."""
+    agent, _, data = agent_rollout_data
+    assert agent.normalize_advantage
+    raw = data["returns"] - data["values"]
+    torch.testing.assert_close(data["advantages"], (raw - raw.mean()) / (raw.std() + 1e-8))
+    assert data["advantages"].shape == (data["obs"].shape[0],)
+
+
 def test_the_master_learns_from_the_relabelled_rows(agent_rollout_data) -> None:
     """A minibatch of relabelled rows alone moves the master's latent and no follower's."""
     agent, _, data = agent_rollout_data
