@@ -63,3 +63,34 @@ def test_replay_rnn_starts_from_the_stored_state_and_resets_at_episode_starts() 
     assert next_values.tolist() == [6.0, 0.0, 1.0, 2.0]
     assert mus[:, 0].tolist() == [1.0, 4.0, 7.0, 10.0]  # obs of env 1 at t = 0..3
     assert [r.tolist() for r in rnn] == [[[[5.0], [0.0]]]]  # the states at t = 0 and t = 2 (after the reset)
+
+
+def test_allocate_finish_and_next_obs_by_hand() -> None:
+    """Shapes of a fresh rollout; ``terminals[t] = starts[t + 1]`` and the last done; ``next_obs`` is the obs one
+    step later, then the obs after the horizon."""
+    T, N, D, A = 3, 2, 4, 5  # D: observation size
+    ro = Rollout.allocate(T, N, D, A, torch.device("cpu"))
+    assert (ro.obs.shape, ro.actions.shape, ro.mus.shape, ro.sigmas.shape) == ((T, N, D), (T, N, A), (T, N, A),
+                                                                               (T, N, A))
+    assert all(x.shape == (T, N) for x in (ro.neglogp, ro.values, ro.starts, ro.terminals, ro.rewards, ro.time_outs))
+    assert (ro.last_obs.shape, ro.last_values.shape) == ((N, D), (N,))
+    ro.obs[:] = torch.arange(T, dtype=torch.float32)[:, None, None]  # obs at step t: t everywhere
+    ro.starts[1, 0] = 1.0  # env 0's episode ended at transition 0
+    ro.finish(torch.full((N, D), 7.0), torch.tensor([0.5, -0.5]), torch.tensor([False, True]))
+    assert ro.terminals.tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    assert ro.last_values.tolist() == [0.5, -0.5]
+    assert ro.next_obs()[:, 0, 0].tolist() == [1.0, 2.0, 7.0]
+
+
+def test_union_envs_are_whole_follower_envs_sized_by_ratio_and_seeded() -> None:
+    """The LSTM's union sampling: round(ratio·B) follower envs, sorted and distinct; the same generator state gives
+    the same envs, another seed other envs."""
+    envs = sample_follower_envs(16, 4, "union", 1.0, torch.Generator().manual_seed(3))
+    assert envs.numel() == 4 and envs.min() >= 4 and envs.max() < 16
+    assert torch.equal(envs, envs.sort().values) and envs.unique().numel() == 4
+    assert torch.equal(envs, sample_follower_envs(16, 4, "union", 1.0, torch.Generator().manual_seed(3)))
+    draws = {tuple(sample_follower_envs(16, 4, "union", 1.0, torch.Generator().manual_seed(s)).tolist())
+             for s in range(5)}
+    assert len(draws) > 1
+    assert sample_follower_envs(16, 4, "union", 0.5, torch.Generator().manual_seed(3)).numel() == 2
+    assert sample_follower_envs(16, 4, "union", 100.0, torch.Generator().manual_seed(3)).numel() == 12  # capped
