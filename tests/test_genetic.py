@@ -287,3 +287,43 @@ def test_old_defaults_collapse_the_population() -> None:
     # one elite as parent a, σ 0.1: the settings that collapsed diversity 7.5 -> 2.2 (issue 9)
     cfg = GeneticConfig(gate="off", elite_frac=0.01, frac_replaced=0.25, mutation_std=0.1)
     assert _diversity_after(cfg, 64, 50, seed=0) < 0.5
+
+
+def test_a_skipped_plan_is_empty_and_typed() -> None:
+    """Every skip (missing fitness, gate closed, too few agents) returns empty tensors of the right shape and
+    dtype on the latents' device, so applying it is a no-op."""
+    latents, fitness = _setup(dim=5)
+    missing = fitness.clone()
+    missing[2] = NAN
+    skips = [plan_generation(latents, missing, GeneticConfig(), _gen()),
+             plan_generation(latents, fitness, GeneticConfig(gate="ratio", gate_ratio=1e9), _gen()),
+             plan_generation(latents[:2], fitness[:2], GeneticConfig(), _gen())]
+    assert [p.status for p in skips] == [MISSING_FITNESS, GATE_CLOSED, NOT_APPLICABLE]
+    for plan in skips:
+        assert not plan.ran
+        assert plan.replaced.shape == (0,) and plan.replaced.dtype == torch.long
+        assert plan.parents.shape == (0, 2) and plan.parents.dtype == torch.long
+        assert plan.children.shape == (0, 5) and plan.children.dtype == latents.dtype
+        assert plan.elites.shape == (0,) and plan.elites.dtype == torch.long
+    assert skips[1].gate_open is False and skips[0].gate_open is None and math.isnan(skips[0].gate_statistic)
+
+
+def test_elites_are_the_best_followers_and_each_child_has_its_own_noise() -> None:
+    latents, fitness = _setup(dim=8)
+    cfg = GeneticConfig(elite_frac=0.25, frac_replaced=0.25, mutation_std=0.5)  # 2 elites, 2 rows replaced
+    plan = plan_generation(latents, fitness, cfg, _gen(3))
+    assert plan.elites.tolist() == [2, 6]  # F = 8, 7, best first; the master (F = 100) never
+    noise = plan.children - 0.5 * (latents[plan.parents[:, 0]] + latents[plan.parents[:, 1]])
+    assert not torch.allclose(noise[0], noise[1]), "one noise row shared by all children"
+
+
+def test_smallest_populations_that_run() -> None:
+    """M = 3 in the paper mode (2 followers: 1 elite, 1 row replaced) and 3 agents with a fitness in the
+    official mode."""
+    latents = torch.randn(3, 2, generator=_gen())
+    plan = plan_generation(latents, torch.tensor([NAN, 1.0, 2.0]), GeneticConfig(mutation_std=0.0), _gen())
+    assert plan.ran and plan.replaced.tolist() == [1] and plan.elites.tolist() == [2]
+    assert plan.parents.tolist() == [[2, 2]]  # parent b from the survivors: the elite alone
+    torch.testing.assert_close(plan.children, latents[2:3])
+    official = plan_generation(latents, torch.tensor([3.0, 1.0, 2.0]), GeneticConfig(mode="official"), _gen())
+    assert official.ran and official.replaced.tolist() == [1] and official.parents.tolist() == [[0, 2]]
