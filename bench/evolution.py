@@ -353,8 +353,8 @@ def main() -> None:
     gen_min = min((r["generations"] for r in epo), default=-1)
     div_min = min((r["diversity_ratio"] for r in epo if math.isfinite(r["diversity_ratio"])), default=float("nan"))
     beats: dict[str, str] = {}  # "<tasks where EPO's mean is higher>/<tasks where both ran>", "n/a" if none
+    mean = lambda key: table.get(key, {}).get("mean", math.nan)  # noqa: E731
     for other in ("SAPG", "PPO"):
-        mean = lambda key: table.get(key, {}).get("mean", math.nan)  # noqa: E731
         pairs = [(mean(f"{task}/EPO"), mean(f"{task}/{other}")) for task in args.tasks]
         pairs = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
         beats[other] = f"{sum(a > b for a, b in pairs)}/{len(pairs)}" if pairs else "n/a"

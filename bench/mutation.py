@@ -194,14 +194,14 @@ def run_module(name: str, module: Module, workdir: Path, jobs: int) -> Outcome:
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     log = copy / "mutmut.log"
+    wanted = patterns(module)
     with log.open("w") as out:
-        proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs),
-                               *patterns(module)], cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *wanted],
+                              cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-30:]
         raise RuntimeError(f"mutmut run failed for {name} (exit {proc.returncode}); log {log}:\n" + "\n".join(tail))
     verdicts = json.loads((copy / "mutants" / f"{module.source}.meta").read_text())["exit_code_by_key"]
-    wanted = patterns(module)
     outcome = Outcome(name)
     for key, code in verdicts.items():
         if not wanted or any(fnmatch.fnmatchcase(key, p) for p in wanted):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 import tasks
+from tasks.allegro_kuka.scene import OBJECT_BASE_SIZE
 from tests.allegro_kuka import golden
 
 PLAIN = "AllegroKukaTwoArmsReorientation"
@@ -26,7 +27,7 @@ def _drop(name: str, pos: tuple[float, float, float]) -> tuple[float, float]:
     golden.drop_object(task, pos)
     for _ in range(round(DROP_S / task.control_dt)):
         task.sim.step()  # physics only: the arms hold their reset pose, no task logic or episode reset
-    half = float(task.object_scales[0, 2]) * 0.05 / 2
+    half = float(task.object_scales[0, 2]) * OBJECT_BASE_SIZE / 2
     return float(task.sim.body_pos[0, task.object_body, 2]), half
 
 
