@@ -296,16 +296,16 @@ def test_resume_in_a_fresh_process_is_exact(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_resume_keeps_the_gate_latch(tmp_path: Path) -> None:
-    """A latched Kruskal–Wallis gate stays latched across a resume: the first run opens it (p < 0.99 at once),
-    the resumed run asks at p < 1e-9, which never opens here (the fresh control run shows it), so its checks run
-    generations only if the latch came back with the checkpoint."""
+    """A latched Kruskal–Wallis gate stays latched across a resume in a new process: the first run opens it (p <
+    0.99 at once), the resumed run asks at p < 1e-9, which never opens here (the fresh control run shows it), so its
+    checks run generations only if the latch came back with the checkpoint."""
     gate = RESUME + ["train.ga.gate=kruskal", "train.ga.gate_latch=true"]
     first = _run(tmp_path / "first", gate + ["max_epochs=3", "train.ga.gate_pvalue=0.99"])
     saved = _last(first["run_dir"], 3)
     assert torch.load(saved, weights_only=False)["epo"]["gate_latched"]
     strict = gate + ["max_epochs=6", "train.ga.gate_pvalue=1e-9"]
     control = _run(tmp_path / "control", strict)["history"]
-    resumed = _run(tmp_path / "resumed", strict + [f"checkpoint={saved}"])["history"]
+    resumed = _fresh_process_run(tmp_path / "resumed", strict + [f"checkpoint={saved}"])["history"]
     tested = lambda history: [h for h in history if h.get("ga/gate_open") is not None]  # noqa: E731
     assert tested(control) and not any(h["ga/ran"] for h in tested(control)), "p < 1e-9 opened the gate"
     assert tested(resumed) and all(h["ga/ran"] == 1.0 and h["ga/gate_latched"] == 1.0 for h in tested(resumed))
