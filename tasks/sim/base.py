@@ -8,8 +8,8 @@ What a scene gives a backend (:class:`Scene`, e.g. ``tasks.allegro_kuka.scene.Sc
     ``xml`` (MJCF with one position actuator per actuated joint, named as the joint, and ``sensordata`` laid out
     as :data:`SENSOR_GROUPS` for the tracked names), ``dof_names``, ``body_names``, ``site_names``,
     ``mocap_names``, ``passive_joints``, ``dof_lower``/``dof_upper``/``default_dof_pos`` ``[D]`` rad and
-    ``dof_vel_limit`` ``[D]`` rad/s (joint speed limits the backend enforces by clamping after every physics
-    step, as PhysX does; 0 or an empty array: no limit).
+    ``dof_vel_limit`` ``[D]`` rad/s (joint speed limits the backend enforces after every physics step as PhysX
+    does: velocity clamped, position integrated with the clamped velocity; 0 or an empty array: no limit).
     Optional: ``max_contacts`` / ``max_constraints`` (contacts / constraint rows per world, a measured worst case
     with headroom) for backends with fixed buffers (MuJoCo Warp); absent or 0: the backend's own guess.
 What a backend is built with (constructor keywords, :func:`tasks.sim.make_sim`): the user's ``sim.*`` settings
@@ -50,7 +50,7 @@ class Scene(Protocol):
     dof_lower: np.ndarray  # [D] rad
     dof_upper: np.ndarray  # [D] rad
     default_dof_pos: np.ndarray  # [D] rad: the initial pose and PD targets
-    dof_vel_limit: np.ndarray  # [D] rad/s, clamped after every physics step; 0 (or empty): no limit
+    dof_vel_limit: np.ndarray  # [D] rad/s, enforced every physics step; 0 (or empty): no limit
 
 
 # sensordata groups a scene declares (tasks/allegro_kuka/scene.py), in order: name, floats per item, item kind

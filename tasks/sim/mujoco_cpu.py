@@ -22,8 +22,15 @@ Constructor::
 
 Joint speed limits: MuJoCo has no joint velocity limit (a joint has a position ``range`` only; damping or an
 actuator force range would change the dynamics below the limit too). Where the scene gives
-``dof_vel_limit [D]`` rad/s (> 0), the backend clamps those joints' ``qvel`` after every physics substep,
-as PhysX clamps a joint at its maximum joint velocity each solver step (spec §2.3).
+``dof_vel_limit [D]`` rad/s (> 0), every physics substep ends with :func:`cap_joint_speeds`: those joints' new
+velocities are clamped to ±limit and their positions re-integrated from the substep's start with the clamped
+velocity, ``q ← q_prev + dt·clip(q̇)``. That is PhysX's order (the maximum joint velocity is applied to the
+solved velocity before positions are integrated, spec §2.3). Clamping ``qvel`` after ``mj_step`` alone does
+not limit motion: MuJoCo's semi-implicit Euler has already moved ``qpos`` with the unclamped velocity, and one
+1/120 s substep of a 300 N·m arm drive, or of the inertial load a moving arm puts on 1e-3 kg·m² fingers held by
+0.35 N·m, carries a joint 3-4x (arm) and 12-25x (hand) past its limit (``docs/tasks/allegro_kuka.md``,
+"Joint speed limits"). Joints below their limit are untouched (the re-integration is bit-identical to MuJoCo's
+``qpos += dt·qvel`` for a hinge). A non-finite velocity stays non-finite (``np.clip`` keeps NaN).
 
 State tensors (float32, ``device``) follow :class:`tasks.sim.base.BatchedSim`; they are refreshed in place
 (read them, do not write them). Extras: ``unstable [N]`` bool (MuJoCo reset a diverging world during the
@@ -41,6 +48,25 @@ from mujoco import batch as mjbatch
 from tasks.sim.base import BatchedSim, Scene, WorldFields
 from tasks.sim.config import ContactConfig
 from tasks.sim.mujoco_model import addresses, compile_model, element_id
+
+
+def cap_joint_speeds(q_prev: np.ndarray, qvel: np.ndarray, limit: np.ndarray, dt: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """PhysX's joint speed limit applied after one semi-implicit Euler substep (spec §2.3).
+
+    Args:
+        q_prev: ``[N, J]`` rad, hinge positions at the substep's start.
+        qvel: ``[N, J]`` rad/s, their velocities after the substep (unclamped).
+        limit: ``[J]`` rad/s, > 0.
+        dt: the substep, s.
+
+    Returns:
+        ``(v, q)``: ``v = clip(qvel, -limit, limit)`` (NaN stays NaN) and ``q = q_prev + dt·v`` ``[N, J]``, the
+        positions integrated with the clamped velocity (equal to MuJoCo's own ``q_prev + dt·qvel`` bit for bit
+        where nothing was clamped).
+    """
+    v = np.clip(qvel, -limit, limit)
+    return v, q_prev + v * dt
 
 
 def _ids(env_ids: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -95,9 +121,10 @@ class MujocoBatchedSim(BatchedSim):
         self.unstable = torch.zeros(n, dtype=torch.bool, device=self.device)
         limit = np.asarray(scene.dof_vel_limit, dtype=np.float64)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
-        adr = self._vadr[capped]  # clamped dofs (a slice when consecutive: an in-place clip, no gather/scatter)
-        self._vcap_adr = _as_slice(adr)
+        # capped dofs' velocity and position addresses (slices when consecutive: in-place ops, no gather/scatter)
+        self._vcap_adr, self._qcap_adr = _as_slice(self._vadr[capped]), _as_slice(self._qadr[capped])
         self._vcap = limit[capped]
+        self._qprev = np.zeros((n, capped.size))
 
         self._set_world_fields(world_fields or {})
         self._build_views()
@@ -153,8 +180,9 @@ class MujocoBatchedSim(BatchedSim):
         t0 = self._time.copy()
         if self._vcap.size:
             for _ in range(self.substeps):
+                self._qprev[:] = self._qpos[:, self._qcap_adr]
                 self.batch.step(nstep=1)
-                self._clamp_speeds()
+                self._cap_speeds()
             if self._stage != mujoco.mjtStage.mjSTAGE_NONE:
                 self.batch.forward(stage=self._stage)
         else:
@@ -163,13 +191,14 @@ class MujocoBatchedSim(BatchedSim):
         self.unstable.copy_(torch.from_numpy(self._time < t0 + 0.5 * self.control_dt))
         self._refresh()
 
-    def _clamp_speeds(self) -> None:
-        """Clamp the capped joints' ``qvel`` to ``±dof_vel_limit`` in place (every world)."""
-        if isinstance(self._vcap_adr, slice):
-            v = self._qvel[:, self._vcap_adr]
-            np.clip(v, -self._vcap, self._vcap, out=v)
+    def _cap_speeds(self) -> None:
+        """:func:`cap_joint_speeds` on the capped joints of every world, in place."""
+        qv, qp = self._qvel[:, self._vcap_adr], self._qpos[:, self._qcap_adr]
+        v, q = cap_joint_speeds(self._qprev, qv, self._vcap, float(self.model.opt.timestep))
+        if isinstance(self._vcap_adr, slice) and isinstance(self._qcap_adr, slice):
+            qv[:], qp[:] = v, q  # views of the batch's arrays
         else:
-            self._qvel[:, self._vcap_adr] = np.clip(self._qvel[:, self._vcap_adr], -self._vcap, self._vcap)
+            self._qvel[:, self._vcap_adr], self._qpos[:, self._qcap_adr] = v, q
 
     def _forward(self, ids: np.ndarray) -> None:
         self._warm[ids] = 0.0

@@ -24,7 +24,7 @@ bool and clears them. An overflowed world is also flagged ``unstable`` (the task
 :class:`ContactOverflowError`. MuJoCo Warp's own overflow printing (``opt.warn_overflow``) is switched off.
 
 CUDA graphs (CUDA devices only). The first ``step()`` and the first reset run eagerly (every kernel compiles
-or loads), the next capture ``step`` (``substeps`` × ``mjw.step``, the speed clamp, the overflow kernel, the
+or loads), the next capture ``step`` (``substeps`` × ``mjw.step``, the joint speed limit, the overflow kernel, the
 optional ``forward``) and the reset's ``forward`` once each; later calls replay them. A graph holds the
 addresses of the arrays and the values of the Python-side settings at capture, so after construction nothing
 may: reallocate or replace any array of the model or data (``put_model`` / ``put_data`` again, ``setattr`` of a
@@ -87,11 +87,27 @@ class ContactOverflowError(TaskConfigError):
 
 
 @wp.kernel
-def _clamp_speeds(qvel: wp.array2d(dtype=float), adr: wp.array(dtype=int), limit: wp.array(dtype=float)):
-    """``qvel[w, adr[j]]`` clamped to ``±limit[j]`` (rad/s), one thread per (world, capped joint)."""
+def _save_positions(qpos: wp.array2d(dtype=float), adr: wp.array(dtype=int), q_prev: wp.array2d(dtype=float)):
+    """``q_prev[w, j] = qpos[w, adr[j]]``: the capped joints' positions at a substep's start."""
     w, j = wp.tid()
-    a = adr[j]
-    qvel[w, a] = wp.clamp(qvel[w, a], -limit[j], limit[j])
+    q_prev[w, j] = qpos[w, adr[j]]
+
+
+@wp.kernel
+def _cap_speeds(qpos: wp.array2d(dtype=float), qvel: wp.array2d(dtype=float), qadr: wp.array(dtype=int),
+                vadr: wp.array(dtype=int), limit: wp.array(dtype=float), q_prev: wp.array2d(dtype=float),
+                dt: float):
+    """PhysX's joint speed limit after a substep (as ``mujoco_cpu.cap_joint_speeds``): ``qvel`` clamped to
+    ``±limit[j]`` rad/s and ``qpos = q_prev + dt·qvel``; a NaN velocity stays NaN (comparisons, not ``clamp``,
+    whose fmin/fmax would turn it into a number). One thread per (world, capped joint)."""
+    w, j = wp.tid()
+    v = qvel[w, vadr[j]]
+    if v > limit[j]:
+        v = limit[j]
+    elif v < -limit[j]:
+        v = -limit[j]
+    qvel[w, vadr[j]] = v
+    qpos[w, qadr[j]] = q_prev[w, j] + v * dt
 
 
 @wp.kernel
@@ -174,9 +190,11 @@ class MujocoWarpBatchedSim(BatchedSim):
         self.default_dof_pos = torch.tensor(default, **f32)
         limit = np.asarray(scene.dof_vel_limit, dtype=np.float32)
         capped = np.flatnonzero(limit > 0) if limit.size else np.zeros(0, dtype=np.int64)
-        with wp.ScopedDevice(self._wp_device):  # joint speed limits, clamped after every substep (§2.3)
+        with wp.ScopedDevice(self._wp_device):  # joint speed limits, applied after every substep (§2.3)
             self._vcap_adr = wp.array(adr.qvel[capped].astype(np.int32), dtype=int)
+            self._qcap_adr = wp.array(adr.qpos[capped].astype(np.int32), dtype=int)
             self._vcap = wp.array(limit[capped], dtype=float)
+            self._qprev = wp.zeros((n, capped.size), dtype=float)
         self._graphs: dict[str, Any] = {}
         self._calls: dict[str, int] = {}
         self._t0, self.first_step_seconds = t0, None
@@ -219,11 +237,14 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._refresh()
 
     def _step_kernels(self) -> None:
+        dim, d = (self.num_envs, self._vcap.shape[0]), self._d
         for _ in range(self.substeps):
-            mjw.step(self._m, self._d)
-            if self._vcap.shape[0]:
-                wp.launch(_clamp_speeds, dim=(self.num_envs, self._vcap.shape[0]),
-                          inputs=[self._d.qvel, self._vcap_adr, self._vcap])
+            if dim[1]:
+                wp.launch(_save_positions, dim=dim, inputs=[d.qpos, self._qcap_adr, self._qprev])
+            mjw.step(self._m, d)
+            if dim[1]:
+                wp.launch(_cap_speeds, dim=dim, inputs=[d.qpos, d.qvel, self._qcap_adr, self._vcap_adr, self._vcap,
+                                                        self._qprev, float(self.model.opt.timestep)])
         wp.launch(_take_overflow, dim=self.num_envs, inputs=[self._d.overflow, CAPACITY_BITS, self._overflow_wp])
         if self.refresh_sensors:
             mjw.forward(self._m, self._d)

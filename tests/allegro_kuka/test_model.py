@@ -177,16 +177,18 @@ def test_same_inputs_give_the_same_trajectory() -> None:
     assert torch.equal(a, b)
 
 
-def _physics_step(m: mujoco.MjModel, d: mujoco.MjData, vadr: np.ndarray, limit: np.ndarray) -> None:
-    """mj_step, then the joint speed limits (the backend clamps them after every physics step)."""
+def _physics_step(m: mujoco.MjModel, d: mujoco.MjData, qadr: np.ndarray, vadr: np.ndarray, limit: np.ndarray) -> None:
+    """mj_step, then the joint speed limits as PhysX applies them: velocity clamped, position integrated with it."""
+    q0 = d.qpos[qadr].copy()
     mujoco.mj_step(m, d)
     d.qvel[vadr] = np.clip(d.qvel[vadr], -limit, limit)
+    d.qpos[qadr] = q0 + d.qvel[vadr] * m.opt.timestep
 
 
 @pytest.mark.parametrize("refresh_sensors", [False, True])
 def test_batched_stepping_equals_a_loop_over_mjdata(refresh_sensors: bool) -> None:
     """Sensors follow mj_step's convention (the state before the last substep) unless refresh_sensors; the batch
-    equals a loop of mj_step + the joint speed clamp over one MjData per world."""
+    equals a loop of mj_step + the joint speed limit over one MjData per world."""
     sizes = assign_objects(3, cuboid_scales())
     sim = _sim(n=3, sizes=sizes, refresh_sensors=refresh_sensors)
     traj = _rollout(sim, 10)
@@ -201,9 +203,9 @@ def test_batched_stepping_equals_a_loop_over_mjdata(refresh_sensors: bool) -> No
         d.ctrl[:] = sim.default_dof_pos.numpy()
         for k in range(10):
             d.ctrl[:] = targets[k][i].numpy()
-            _physics_step(m, d, sim._vadr, np.asarray(sim.scene.dof_vel_limit))
+            _physics_step(m, d, qadr, sim._vadr, np.asarray(sim.scene.dof_vel_limit))
             before_last = d.qpos[qadr].copy()
-            _physics_step(m, d, sim._vadr, np.asarray(sim.scene.dof_vel_limit))
+            _physics_step(m, d, qadr, sim._vadr, np.asarray(sim.scene.dof_vel_limit))
             expected = d.qpos[qadr] if refresh_sensors else before_last
             np.testing.assert_allclose(traj[k, i, :23].numpy(), expected, atol=1e-6)
         np.testing.assert_allclose(sim.mj_data(i).qpos[qadr], d.qpos[qadr], atol=1e-6)  # state: the end
