@@ -45,7 +45,7 @@ FLEX = [7 + 4 * f + j for f in range(3) for j in (1, 2, 3)]  # index/middle/ring
 def contact_rich(hold_s: float, seed: int = 1) -> tuple[int, float]:
     """(bad worlds, max hand speed) over the scripted grasps followed by random hand targets."""
     plans = grasp.PLANS
-    task = grasp.grasp_task(len(plans), seed=seed)
+    task = grasp.grasp_task(plans, seed=seed)
     state = grasp.start_grasps(task, plans)
     g = torch.Generator().manual_seed(seed)
     speed = 0.0
@@ -83,7 +83,7 @@ def closing_time(seed: int = 1, settle_s: float = 1.0) -> tuple[float, float]:
     ``settle_s`` (every joint within 5 % of the target and slower than 0.5 rad/s): a limit cycle, the clamped
     0.35 N·m drive chattering on low-inertia finger links. A kp 40 / kv 5 drive on these links is overdamped,
     so an overshoot is the integrator's, not the drive's."""
-    task = grasp.grasp_task(1, seed=seed)
+    task = grasp.grasp_task([grasp.GOOD_PLAN], seed=seed)
     task.reset()
     lo, hi = task.dof_lower, task.dof_upper
     target = task.default_dof_pos.clone()

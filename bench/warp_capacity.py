@@ -44,7 +44,7 @@ def grasp_worst_case(every: int = 9) -> tuple[int, int]:
     from bench import grasp
 
     plans = grasp.PLANS[::every]
-    task = grasp.grasp_task(len(plans), nthread=1)
+    task = grasp.grasp_task(plans, nthread=1)
     state = grasp.start_grasps(task, plans)
     worst = [0, 0]
     for phase in grasp.PHASES:

@@ -45,12 +45,14 @@ class AllegroKukaTask(BatchedTask):
         device: torch device of the returned tensors. sim: the validated simulator settings
             (:func:`tasks.sim.sim_config`; None: ``sim=mujoco``'s defaults), handed whole to
             :func:`tasks.sim.make_sim`.
+        object_sizes: ``[N, 3]`` full side lengths (m) of each env's object instead of the cuboid families'
+            assignment (scripted benchmarks, e.g. ``bench.grasp``; not a user setting). None: the families (§4.1).
 
     Observation ``[N, 117 | 99 | 196 | 169]`` float32 (§6), actions ``[N, 23 | 46]`` in [-1, 1] (§2.5).
     """
 
     def __init__(self, cfg: AllegroKukaConfig, *, num_envs: int, seed: int = 0, device: str = "cpu",
-                 sim: MujocoConfig | None = None) -> None:
+                 sim: MujocoConfig | None = None, object_sizes: np.ndarray | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.cfg = cfg
@@ -71,6 +73,8 @@ class AllegroKukaTask(BatchedTask):
         families = (cfg.with_small_cuboids, cfg.with_big_cuboids, cfg.with_sticks)
         sizes = (assign_objects(n, cuboid_scales(*families)) if any(families)
                  else np.full((n, 3), OBJECT_BASE_SIZE))  # [N, 3] full side lengths (m) of each env's object
+        if object_sizes is not None:
+            sizes = np.asarray(object_sizes, dtype=np.float64).reshape(n, 3)
         self.sim = make_sim(sim or MujocoConfig(), self.scene, n, world_fields=object_world_fields(self.scene, sizes),
                             seed=int(seed), device=str(dev))
         self.control_dt = float(self.sim.control_dt)

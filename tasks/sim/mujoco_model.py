@@ -17,13 +17,19 @@ _ELEMENTS = {"geom": "geom", "body": "body", "jnt": "joint", "site": "site", "ac
 
 def compile_model(scene: Scene, contact: ContactConfig | None = None) -> mujoco.MjModel:
     """The ``MjModel`` of ``scene.xml`` with the MuJoCo ``<option>`` contact settings ``contact`` (None: the
-    :class:`~tasks.sim.config.ContactConfig` defaults)."""
+    :class:`~tasks.sim.config.ContactConfig` defaults); a scene that names its manipulated object's geom
+    (``object_geom``) also gets ``contact.object_condim`` and ``contact.torsional_friction`` on it."""
     model = mujoco.MjModel.from_xml_string(scene.xml)
     contact = contact or ContactConfig()
     model.opt.cone = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}[
         contact.cone]
     model.opt.impratio = contact.impratio
     model.opt.noslip_iterations = contact.noslip_iterations
+    obj = getattr(scene, "object_geom", None)
+    if obj is not None:
+        g = element_id(model, "geom_condim", obj)
+        model.geom_condim[g] = contact.object_condim
+        model.geom_friction[g, 1] = contact.torsional_friction
     return model
 
 

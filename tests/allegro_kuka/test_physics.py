@@ -26,6 +26,21 @@ def test_scripted_grasp_holds_the_cube_for_10_s() -> None:
     assert creep["lifted"][0] and creep["drift"][0] > grasp.HOLD_DRIFT, creep
 
 
+# not in the tuning set (the 5 cm cube at yaw 0): a 10 x 4.5 x 5.5 cm cuboid of the task's distribution, turned 30 deg
+UNSEEN_GRASP = grasp.GraspPlan((-0.01, 0.03, 0.07), grasp.GOOD_HAND, float(np.deg2rad(30)), (0.1, 0.045, 0.055))
+
+
+def test_a_grasp_outside_the_tuning_set_holds_and_settles() -> None:
+    """Issue 22 items 2-3: the default contacts (elliptic cones, 4 no-slip passes) hold a grasp the contact choice was
+    not tuned on within 2 cm for 10 s, and the drift has stopped (<= 2 mm over the last 5 s); with elliptic cones
+    alone (the default before issue 22) the same cuboid creeps out of the hand."""
+    held = grasp.run_grasps([UNSEEN_GRASP], hold_s=10.0, nthread=1)
+    assert held["finite"][0] and held["lifted"][0]
+    assert held["drift"][0] <= grasp.HOLD_DRIFT and held["settle"][0] <= grasp.SETTLED_DRIFT, held
+    creep = grasp.run_grasps([UNSEEN_GRASP], grasp.SETTINGS["elliptic"], hold_s=10.0, nthread=1)
+    assert creep["lifted"][0] and creep["drift"][0] > grasp.HOLD_DRIFT, creep
+
+
 def _substep_speeds(name: str, backend: str, steps: int = 300) -> torch.Tensor:
     """Peak over ``steps`` uniform random-action steps (8 envs) of each joint's displacement per physics substep
     divided by the substep, ``[D]`` rad/s. One substep per control step and refreshed sensors, so ``dof_pos``
@@ -91,7 +106,8 @@ def test_cap_joint_speeds_reintegrates_only_the_clamped_joints() -> None:
 
 @pytest.mark.parametrize(("contact", "field"), [
     ({"cone": "round"}, "cone"), ({"impratio": 0.5}, "impratio"), ({"noslip_iterations": -1}, "noslip_iterations"),
-    ({"conee": "elliptic"}, "conee"),
+    ({"conee": "elliptic"}, "conee"), ({"object_condim": 5}, "object_condim"),
+    ({"torsional_friction": -0.01}, "torsional_friction"),
 ])
 def test_bad_contact_setting_fails_naming_the_field(contact: dict, field: str) -> None:
     with pytest.raises(ValidationError) as err:
@@ -104,6 +120,13 @@ def test_contact_settings_reach_the_model() -> None:
                                                                             "noslip_iterations": 3}})
     opt = task.sim.model.opt
     assert (int(opt.cone), float(opt.impratio), int(opt.noslip_iterations)) == (0, 10.0, 3)
+    obj = task.sim.model.geom(task.scene.object_geom)
+    assert (int(obj.condim[0]), float(obj.friction[1])) == (3, 0.005)  # MuJoCo's defaults
+    task.close()
+    task = tasks.make("AllegroKukaRegrasping", num_envs=1, sim={"contact": {"object_condim": 6,
+                                                                            "torsional_friction": 0.02}})
+    obj = task.sim.model.geom(task.scene.object_geom)
+    assert (int(obj.condim[0]), float(obj.friction[1])) == (6, 0.02)
     task.close()
 
 
