@@ -117,7 +117,8 @@ def test_setting_of_the_wrong_type_or_range(name: str, key: str, value: Any, mes
     ({"num_thread": 2}, "unknown key sim.num_thread (did you mean 'num_threads'?); valid keys under sim: backend, "
                         "contact, num_threads, physics_dt, refresh_sensors, substeps"),
     ({"contact": {"conee": "elliptic"}}, "unknown key sim.contact.conee (did you mean 'cone'?); valid keys under "
-                                         "sim.contact: cone, impratio, noslip_iterations"),
+                                         "sim.contact: cone, impratio, noslip_iterations, object_condim, "
+                                         "torsional_friction"),
     ({"backend": "mujoco_warp", "njmax": 0}, "sim.njmax=0: expected an integer >= 1"),
     ({"backend": "mujoco_warp", "max_overflow_fraction": 2},
      "sim.max_overflow_fraction=2: expected a number in [0, 1]"),
