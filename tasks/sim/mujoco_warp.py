@@ -23,6 +23,14 @@ bool and clears them. An overflowed world is also flagged ``unstable`` (the task
 ``sim/contact_overflows``); more than ``max_overflow_fraction`` of the worlds in one step raises
 :class:`ContactOverflowError`. MuJoCo Warp's own overflow printing (``opt.warn_overflow``) is switched off.
 
+Divergence. A world whose sensors or ``qpos`` hold a non-finite value, or whose joint speeds exceed 1e4 rad/s,
+after a step is flagged ``unstable`` (the task resets it; ``sim/unstable_resets``). The joint speed cap keeps a NaN
+velocity NaN, so a diverged world cannot hide behind the clamp.
+
+Per-world masses. ``world_fields`` that change masses or inertias come with per-world copies of the constants MuJoCo
+derives from them (:data:`DERIVED_FIELDS`), recomputed once by ``mjw.set_const`` as the CPU backend's
+``set_const`` does, so each world's contact softness and subtree centre of mass are its own.
+
 CUDA graphs (CUDA devices only). The first ``step()`` and the first reset run eagerly (every kernel compiles
 or loads), the next capture ``step`` (``substeps`` × ``mjw.step``, the joint speed limit, the overflow kernel, the
 optional ``forward``) and the reset's ``forward`` once each; later calls replay them. A graph holds the
@@ -77,6 +85,9 @@ _OT = mjw.OverflowType
 # the Data.overflow bits that mean a full buffer (dropped contacts or constraint rows); solver iteration limits
 # (ITERATIONS, LS_ITERATIONS) and EPA's internal horizon are not capacity and are ignored
 CAPACITY_BITS = int(_OT.NEFC | _OT.NJMAX_NNZ | _OT.BROADPHASE | _OT.NARROWPHASE | _OT.CCD)
+# model constants MuJoCo derives from masses and inertias (mj_setConst): a world with its own object mass needs its
+# own copy, or its contact softness (body_invweight0) and subtree centre of mass (body_subtreemass) are world 0's
+DERIVED_FIELDS = ("body_subtreemass", "body_invweight0", "dof_invweight0", "actuator_acc0")
 first_step_seconds: float | None = None  # the first backend's construction + first step in this process (s)
 
 
@@ -173,6 +184,8 @@ class MujocoWarpBatchedSim(BatchedSim):
                 raise TaskConfigError(f"sim.nconmax={self.nconmax} / sim.njmax={self.njmax} cannot hold the "
                                       f"scene's initial state ({e}): raise them or leave them unset") from e
             self._overflow_wp = wp.zeros(n, dtype=wp.bool)
+            if world_fields:  # per-world masses and inertias -> per-world derived constants (as CPU set_const)
+                mjw.set_const(self._m, self._d)
         self.nconmax, self.njmax = self._d.naconmax // n, self._d.njmax
         t = wp.to_torch
         d = self._d
@@ -201,10 +214,12 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._forward_all()
 
     def _put_model(self, mjm: mujoco.MjModel, fields: WorldFields) -> Any:
-        """The device model with per-world copies of the given model fields (``batch_sizes``), filled in."""
+        """The device model with per-world copies of the given model fields (``batch_sizes``), filled in, and of
+        the constants MuJoCo derives from masses and inertias (:data:`DERIVED_FIELDS`), which
+        :meth:`__init__` recomputes per world with ``mjw.set_const`` once the data exist."""
         if not fields:
             return mjw.put_model(mjm)
-        m = mjw.put_model(mjm, batch_sizes={name: self.num_envs for name in fields})
+        m = mjw.put_model(mjm, batch_sizes={name: self.num_envs for name in (*fields, *DERIVED_FIELDS)})
         for name, rows in fields.items():
             arr = getattr(m, name)
             host = arr.numpy().copy()
@@ -290,7 +305,7 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._run("step", self._step_kernels)
         if self.first_step_seconds is None:
             self._report_first_step()
-        bad = ~torch.isfinite(self.dof_vel).all(1) | (self.dof_vel.abs() > 1e4).any(1)
+        bad = ~(torch.isfinite(self._sd).all(1) & torch.isfinite(self._qpos).all(1)) | (self.dof_vel.abs() > 1e4).any(1)
         torch.logical_or(bad, self.overflow, out=self.unstable)
         self._refresh()
         self._check_overflow()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -94,3 +95,55 @@ def test_gpu_check_dry_run() -> None:
                 "two_arms_physics_wps_8", "two_arms_memory_per_world_kb", "env_steps_per_s", "gpu_train_fps",
                 "contact_overflows"):
         assert key in names, run.stdout
+
+
+@pytest.mark.parametrize("where", ["arm joint", "object"])
+def test_a_non_finite_world_is_flagged_reset_and_counted(where: str) -> None:
+    """Issue 26 item 3: a NaN velocity forced into world 0 (a capped arm joint, or the object's free joint) flags that
+    world only, ends its episode, is counted in ``sim/unstable_resets``, and the reset leaves every observation
+    finite. Fails when the divergence flag is dropped (checked). What it cannot show here: on a GPU, ``wp.clamp`` is
+    fmin/fmax and turns a NaN into a number (the speed cap now compares instead), while on Warp's CPU device it keeps
+    NaN; and MuJoCo Warp's constraint solver spreads a NaN to every DoF of its world within one step, so checking
+    only joint velocities (before) also caught both cases here. The check now covers every sensor and ``qpos``."""
+    pytest.importorskip("mujoco_warp")
+    task = tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", sim={"backend": "mujoco_warp"})
+    task.reset()
+    hold = torch.zeros(2, task.num_actions)
+    task.step(hold)
+    column = int(task.sim._vadr[3]) if where == "arm joint" else task.sim._free_adr[task.object_body][1]
+    task.sim._qvel[0, column] = float("nan")
+    obs, _, done, extras = task.step(hold)
+    assert task.sim.unstable.tolist() == [True, False] and bool(done[0]) and not bool(done[1])
+    assert extras["scalars"]["sim/unstable_resets"] == 1.0
+    assert bool(torch.isfinite(obs).all())
+    for _ in range(3):
+        obs, *_ = task.step(hold)
+        assert bool(torch.isfinite(obs).all()) and not bool(task.sim.unstable.any())
+    task.close()
+
+
+def test_per_world_object_masses_give_per_world_derived_constants() -> None:
+    """Issue 26 item 4: with the lightest (5 cm cube, 0.05 kg) and heaviest (15 x 12.5 x 10 cm, 0.75 kg) objects of the
+    task's distribution in two worlds, MuJoCo Warp's derived constants (subtree masses, inverse weights, actuator
+    accelerations) equal CPU MuJoCo's ``set_const`` per world. Before, every world used world 0's."""
+    pytest.importorskip("mujoco_warp")
+    from tasks.allegro_kuka.registry import FACTORIES
+    from tasks.allegro_kuka.task import AllegroKukaTask
+    from tasks.sim.config import sim_config
+    from tasks.sim.mujoco_warp import DERIVED_FIELDS
+
+    cfg = FACTORIES["AllegroKukaRegrasping"].variant.config({})
+    sizes = np.array([[0.05, 0.05, 0.05], [0.15, 0.125, 0.1]])
+    warp = AllegroKukaTask(cfg, num_envs=2, sim=sim_config({"backend": "mujoco_warp"}), object_sizes=sizes)
+    cpu = AllegroKukaTask(cfg, num_envs=2, sim=sim_config({"backend": "mujoco", "num_threads": 1}),
+                          object_sizes=sizes)
+    for name in DERIVED_FIELDS:
+        device = getattr(warp.sim._m, name).numpy()
+        for world in range(2):
+            host = getattr(cpu.sim.mj_model(world), name)
+            np.testing.assert_allclose(device[world].reshape(host.shape), host, rtol=2e-4, atol=1e-7, err_msg=name)
+    body = cpu.scene.body_names[cpu.object_body]
+    masses = [cpu.sim.mj_model(w).body(body).subtreemass[0] for w in range(2)]
+    assert masses[1] > 10 * masses[0]  # the two worlds do differ
+    warp.close()
+    cpu.close()
