@@ -325,7 +325,8 @@ def wants_traceback(cfg: DictConfig | None) -> bool:
 
 @hydra.main(version_base="1.3", config_path="cfg", config_name="config")
 def main(cfg: DictConfig) -> None:
-    """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind; a task that produced
+    """Run ``cfg``; bad input → one line on stderr, exit code 2, no run folder left behind (a setting found wanting
+    mid-run, e.g. MuJoCo Warp's contact buffers: exit code 2, run folder and log kept); a task that produced
     NaN/inf mid-run → one line on stderr (envs, epoch, log), exit code 1, run folder kept, traceback in the log."""
     run_dir = run_dir_of(cfg).resolve()
     debug = wants_traceback(cfg)
@@ -336,6 +337,12 @@ def main(cfg: DictConfig) -> None:
     except user_errors() as err:
         if debug:
             raise
+        log = run_dir / "train.log"
+        if getattr(err, "mid_run", False) and log.is_file():  # a setting found wanting mid-run: keep what it wrote
+            with open(log, "a") as f:
+                traceback.print_exc(file=f)
+            print(f"error: {err}; the run folder {run_dir} is kept, traceback in {log}", file=sys.stderr, flush=True)
+            sys.exit(2)
         remove_unstarted_run_dir(run_dir)
         print(f"error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)

@@ -47,3 +47,20 @@ def test_lstm_state_is_carried_and_reset_on_done() -> None:
     policy.on_done(torch.tensor([True, False]))
     third = policy(obs)
     assert torch.allclose(third[0], first[0]) and not torch.allclose(third[1], first[1])
+
+
+def test_a_failing_renderer_disables_videos_with_one_warning(tmp_path) -> None:
+    """Issue 26 R5: filming that fails with anything but NotImplementedError (here the viewer's renderer cannot be
+    made, as without EGL; a stand-in for a machine without it) is one warning line, videos off, training goes on."""
+    from epo_isaac.host.video import VideoObserver
+
+    def no_egl() -> None:
+        raise RuntimeError("MUJOCO_GL=egl: cannot initialise EGL")
+
+    said: list[str] = []
+    observer = VideoObserver(no_egl, record_video=None, interval=5, num_steps=10, out_dir=tmp_path, say=said.append)
+    observer.after_print_stats(frame=0, epoch_num=5, total_time=1.0)
+    observer.after_print_stats(frame=0, epoch_num=10, total_time=2.0)  # disabled: not tried again
+    assert said == ["[epo_isaac] warning: videos disabled: filming failed (RuntimeError: MUJOCO_GL=egl: cannot "
+                    "initialise EGL)"]
+    assert observer.interval == 0 and not list(tmp_path.iterdir())

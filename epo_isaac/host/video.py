@@ -97,7 +97,8 @@ class VideoObserver(AlgoObserver):
     """Every ``interval`` epochs, films the master (agent 0's latent for EPO/SAPG, the policy for PPO, θ for ES) for
     ``num_steps`` control steps into ``<out_dir>/epoch_<n>.mp4`` and logs it to wandb as ``videos/master``.
 
-    A task that cannot render disables the videos with one warning; training goes on.
+    A task that cannot render, or filming that fails for any other reason (no EGL, no ffmpeg), disables the videos
+    with one warning line; training goes on.
     """
 
     def __init__(self, make_viewer: Callable[[], Any], record_video: Recorder, interval: int, num_steps: int,
@@ -119,16 +120,22 @@ class VideoObserver(AlgoObserver):
         path = self.out_dir / f"epoch_{epoch_num:06d}.mp4"
         model = getattr(self.algo, "model", None)
         is_epo = model is not None and hasattr(model.a2c_network, "latents")
-        task = self.make_viewer()
+        task = None
         try:
+            task = self.make_viewer()
             policy = policy_of(self.algo, task.num_envs, agent=0 if is_epo else None)
             result = film(task, self.record_video, policy, self.num_steps, path)
         except NotImplementedError as err:
             self.say(f"[epo_isaac] videos disabled: {err}")
             self.interval = 0
             return
+        except Exception as err:  # no EGL, no ffmpeg, a renderer that fails: training matters more than a video
+            self.say(f"[epo_isaac] warning: videos disabled: filming failed ({type(err).__name__}: {err})")
+            self.interval = 0
+            return
         finally:
-            task.close()
+            if task is not None:
+                task.close()
         self.paths.append(path)
         self.say(f"[epo_isaac] video of the master: {path} ({result.frames} frames)")
         if self.wandb_run is not None:

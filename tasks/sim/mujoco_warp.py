@@ -94,7 +94,10 @@ first_step_seconds: float | None = None  # the first backend's construction + fi
 class ContactOverflowError(TaskConfigError):
     """More than ``max_overflow_fraction`` of the worlds overflowed their contact or constraint buffers in one
     step. A :class:`~tasks.base.TaskConfigError` because the fix is a setting (``sim.nconmax``, ``sim.njmax``):
-    ``train.py`` prints it as one line."""
+    ``train.py`` prints it as one line (exit code 2). It happens mid-run (``mid_run``), so ``train.py`` keeps the
+    run folder and its log, with the traceback, even before the first checkpoint."""
+
+    mid_run = True
 
 
 @wp.kernel

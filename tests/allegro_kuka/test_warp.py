@@ -147,3 +147,26 @@ def test_per_world_object_masses_give_per_world_derived_constants() -> None:
     assert masses[1] > 10 * masses[0]  # the two worlds do differ
     warp.close()
     cpu.close()
+
+
+def test_an_overflow_mid_run_keeps_the_run_folder_and_log(tmp_path: Path) -> None:
+    """Issue 26 item 6: ``train.py`` on MuJoCo Warp with a 25-row constraint buffer: once the objects land, every
+    world overflows and the run stops with one line (exit code 2), before any checkpoint; the run folder and its log,
+    with the traceback, are kept. Before, the overflow was treated as bad input and the folder deleted."""
+    pytest.importorskip("mujoco_warp")
+    import os
+
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env.update(WANDB_MODE="offline", PYTHONWARNINGS="ignore")
+    args = ["task=AllegroKukaRegrasping", "task.num_envs=2", "train.population.size=2", "train.ppo.horizon_length=8",
+            "train.ppo.num_minibatches=1", "train.ppo.mini_epochs=1", "max_epochs=4", "torch_threads=1",
+            "device=cpu", "sim=mujoco_warp", "sim.njmax=25", f"hydra.run.dir={run_dir}"]
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("Warp CUDA warning")]  # Warp's, no GPU here
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error: MuJoCo Warp dropped contacts or constraints"), lines
+    assert f"the run folder {run_dir} is kept" in lines[0]
+    log = (run_dir / "train.log").read_text()
+    assert "ContactOverflowError" in log and not list(run_dir.glob("nn/*.pth"))
