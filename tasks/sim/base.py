@@ -26,8 +26,9 @@ backend converts from its native order. One control step = ``substeps`` physics 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -167,6 +168,37 @@ class BatchedSim(ABC):
     @abstractmethod
     def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
         """Move non-colliding mocap body ``index`` (goal marker, bucket) to ``pos [n,3]``, ``quat [n,4]``."""
+
+    _deferring: bool = False
+
+    @contextlib.contextmanager
+    def deferred_refresh(self) -> Iterator[None]:
+        """Inside the block, :meth:`reset_dofs` and :meth:`reset_free_body` write state without refreshing the
+        tensors; on exit one refresh (``forward`` pass) covers every world they touched, instead of one per call
+        (the task resets robot, object and goal of the same envs back to back). Read no state tensor inside the
+        block. Nested blocks join the outer one."""
+        if self._deferring:
+            yield
+            return
+        self._deferring, self._pending = True, []
+        try:
+            yield
+        finally:
+            self._deferring = False
+            pending, self._pending = self._pending, []
+            if pending:
+                self._refresh_worlds(pending)
+
+    def _reset_done(self, ids: object) -> None:
+        """Called by a reset with the worlds it wrote: refresh them now, or at the end of :meth:`deferred_refresh`."""
+        if self._deferring:
+            self._pending.append(ids)
+        else:
+            self._refresh_worlds([ids])
+
+    def _refresh_worlds(self, ids: list) -> None:
+        """Recompute the derived state and tensors of the worlds in ``ids`` (a list of index arrays, possibly
+        overlapping). Backends that refresh in their resets need not override it."""
 
     def _bind_sensors(self, buf: torch.Tensor, num_dofs: int) -> None:
         """Point the state tensors at views of ``buf`` (``[N, S]`` in the :data:`SENSOR_GROUPS` layout, on

@@ -200,9 +200,11 @@ class MujocoBatchedSim(BatchedSim):
         else:
             self._qvel[:, self._vcap_adr], self._qpos[:, self._qcap_adr] = v, q
 
-    def _forward(self, ids: np.ndarray) -> None:
-        self._warm[ids] = 0.0
-        self.batch.forward(ids, stage=mujoco.mjtStage.mjSTAGE_VEL)
+    def _refresh_worlds(self, ids: list[np.ndarray]) -> None:
+        """One position/velocity pass (``mjSTAGE_VEL``) over the given worlds, warm start cleared, tensors refreshed."""
+        worlds = np.unique(np.concatenate(ids)) if len(ids) > 1 else ids[0]
+        self._warm[worlds] = 0.0
+        self.batch.forward(worlds, stage=mujoco.mjtStage.mjSTAGE_VEL)
         self._refresh()
 
     def reset_dofs(self, env_ids: torch.Tensor, pos: torch.Tensor, vel: torch.Tensor) -> None:
@@ -218,7 +220,7 @@ class MujocoBatchedSim(BatchedSim):
         if self._pq.size:
             self._qpos[ids[:, None], self._pq] = 0.0
             self._qvel[ids[:, None], self._pv] = 0.0
-        self._forward(ids)
+        self._reset_done(ids)
 
     def reset_free_body(
         self, env_ids: torch.Tensor, body: int, pos: torch.Tensor, quat: torch.Tensor
@@ -236,7 +238,7 @@ class MujocoBatchedSim(BatchedSim):
         self._qpos[ids, qa:qa + 3] = _np(pos)
         self._qpos[ids, qa + 3:qa + 7] = q[:, [3, 0, 1, 2]]
         self._qvel[ids, va:va + 6] = 0.0
-        self._forward(ids)
+        self._reset_done(ids)
 
     def set_mocap(self, env_ids: torch.Tensor, index: int, pos: torch.Tensor, quat: torch.Tensor) -> None:
         """Move mocap body ``index`` (``scene.mocap_names``) to ``pos [n, 3]`` m, ``quat [n, 4]`` (x,y,z,w)."""

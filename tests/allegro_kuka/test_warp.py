@@ -170,3 +170,32 @@ def test_an_overflow_mid_run_keeps_the_run_folder_and_log(tmp_path: Path) -> Non
     assert f"the run folder {run_dir} is kept" in lines[0]
     log = (run_dir / "train.log").read_text()
     assert "ContactOverflowError" in log and not list(run_dir.glob("nn/*.pth"))
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "mujoco_warp"])
+def test_a_step_with_resets_makes_one_forward_pass(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26 item 2: the resets of one step (robot, object, goal) share one refresh pass (before: one per reset
+    call, 2-3 per step; on MuJoCo Warp each a full ``forward`` over every world, now a position/velocity pass as on
+    the CPU). Counted on both backends; a step without resets makes none (the physics step's own is internal)."""
+    if backend == "mujoco_warp":
+        pytest.importorskip("mujoco_warp")
+    task = tasks.make("AllegroKukaRegrasping", num_envs=2, device="cpu", episode_length=3,
+                      sim={"backend": backend, "num_threads": 1})
+    task.reset()
+    calls = []
+    if backend == "mujoco":
+        inner = task.sim.batch.forward
+        monkeypatch.setattr(task.sim.batch, "forward", lambda *a, **k: (calls.append(1), inner(*a, **k))[1])
+    else:
+        import tasks.sim.mujoco_warp as mw
+
+        for name in ("forward", "fwd_position"):  # a full pass, or the reset's position/velocity pass
+            inner = getattr(mw.mjw, name)
+            monkeypatch.setattr(mw.mjw, name, lambda *a, _f=inner, **k: (calls.append(1), _f(*a, **k))[1])
+    per_step = []
+    for _ in range(3):
+        calls.clear()
+        _, _, done, _ = task.step(torch.zeros(2, task.num_actions))
+        per_step.append((bool(done.any()), len(calls)))
+    assert any(d for d, _ in per_step) and all(n == int(d) for d, n in per_step), per_step
+    task.close()
