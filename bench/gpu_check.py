@@ -26,6 +26,15 @@ Prints one ``name=value`` line per figure (lines with spaces are progress):
 
 Each stage (correctness, physics per scene, training) runs on its own: a stage that raises prints
 ``<stage>_error=<exception>`` (traceback on stderr), the next stage runs, and the script exits non-zero at the end.
+
+Time budget (``--budget``, default 450 s, so that a cold kernel cache still fits an 8-minute device call): each
+stage gets a deadline from what is left (the physics stages split their share; training gets the rest). A physics
+stage skips the sizes it cannot reach in time (``<scene>_skipped_sizes=``), the training run is shortened to what
+is left (``train_seconds=``), and a stage with less than ``MIN_STAGE_SECONDS`` left is skipped
+(``<stage>_skipped=budget``, not a failure). Warp's own log is at WARNING (``tasks.sim.mujoco_warp``: no
+per-module load lines). Everything
+printed also goes to ``--log`` (default ``bench/results/gpu_check.log``; on the device machine put it under
+``$OUT``).
 """
 
 from __future__ import annotations
@@ -37,16 +46,19 @@ if not __package__:  # run as ``python bench/gpu_check.py``: the package imports
     sys.exit(2)
 
 import argparse
+import contextlib
+import io
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import tasks
+from bench.launch import ROOT
 
 SCENES = {"one_arm": "AllegroKukaReorientation", "two_arms": "AllegroKukaTwoArmsReorientation"}
 WARP = {"backend": "mujoco_warp"}
@@ -118,9 +130,15 @@ def warp_bytes(obj: Any, seen: set[int] | None = None) -> int:
     return sum(warp_bytes(v, seen) for v in vars(obj).values())
 
 
-def physics(scene: str, sizes: list[int], device: str, seconds: float) -> None:
-    """World-steps/s of ``sim.step()`` per N, then memory and buffer use of the largest N."""
-    for n in sizes:
+MIN_STAGE_SECONDS = 20.0  # a stage with less time left than this is skipped
+
+
+def physics(scene: str, sizes: list[int], device: str, seconds: float, deadline: float = float("inf")) -> None:
+    """World-steps/s of ``sim.step()`` per N, then memory and buffer use of the largest N measured. After each N
+    the next is skipped (with every later one) when, scaled by its size, it would overrun ``deadline``
+    (``time.perf_counter()``)."""
+    for i, n in enumerate(sizes):
+        started = time.perf_counter()
         free0 = torch.cuda.mem_get_info(device)[0] if device.startswith("cuda") else 0
         task = tasks.make(SCENES[scene], num_envs=n, seed=0, device=device, sim=WARP, force_scale=0.0)
         task.reset()
@@ -134,12 +152,18 @@ def physics(scene: str, sizes: list[int], device: str, seconds: float) -> None:
             steps += 1
         _sync(device)
         say(f"{scene}_physics_wps_{n}", n * sim.substeps * steps / (time.perf_counter() - start))
-        if n == sizes[-1]:
+        later = sizes[i + 1:]
+        if later and time.perf_counter() + 1.5 * (time.perf_counter() - started) * later[0] / n > deadline:
+            say(f"{scene}_skipped_sizes", ",".join(str(x) for x in later))
+            later = []
+        if not later:
             say(f"{scene}_memory_per_world_kb", (warp_bytes(sim._m) + warp_bytes(sim._d)) / n / 1024)
             if device.startswith("cuda"):
                 say(f"{scene}_gpu_memory_per_world_kb", (free0 - torch.cuda.mem_get_info(device)[0]) / n / 1024)
             env_run(task, scene, device, seconds)
         _close(task)
+        if not later:
+            return
 
 
 def env_run(task: Any, scene: str, device: str, seconds: float) -> None:
@@ -188,21 +212,69 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cuda:0")
     p.add_argument("--seconds", type=float, default=3.0, help="timing window per figure")
     p.add_argument("--train-seconds", type=float, default=120.0, help="training time budget (max_seconds)")
+    p.add_argument("--budget", type=float, default=450.0, help="seconds for the whole check (stage deadlines)")
+    p.add_argument("--log", type=Path, default=ROOT / "bench" / "results" / "gpu_check.log",
+                   help="a copy of everything printed")
     args = p.parse_args(argv)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.log, "w", buffering=1) as log, tee(sys.stdout, log) as out, tee(sys.stderr, log) as err, \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        check(args)
+
+
+def check(args: argparse.Namespace) -> None:
+    """The stages of :func:`main`, each within its share of ``args.budget``."""
     device = "cpu" if args.dry_run else args.device
     worlds, steps = (4, 10) if args.dry_run else (64, 50)
     sizes = [8] if args.dry_run else [4096, 16384, 24576]
     seconds = 0.5 if args.dry_run else args.seconds
     t0 = time.perf_counter()
-    failed = [stage for stage, fn in [
-        *((f"correct_{scene}", lambda scene=scene: correctness(scene, worlds, device, steps)) for scene in SCENES),
-        *((f"physics_{scene}", lambda scene=scene: physics(scene, sizes, device, seconds)) for scene in SCENES),
-        ("train", lambda: say("gpu_train_fps", train_fps(args.dry_run, device, args.train_seconds)))]
-        if not run_stage(stage, fn, t0)]
+    end = t0 + args.budget
+    # shares of what is left when a stage starts: correctness is cheap once compiled, training takes its own budget
+    stages: list[tuple[str, float, Callable[[float], None]]] = [
+        *((f"correct_{scene}", 0.2, lambda _d, scene=scene: correctness(scene, worlds, device, steps))
+          for scene in SCENES),
+        ("physics_one_arm", 0.35, lambda d: physics("one_arm", sizes, device, seconds, d)),
+        ("physics_two_arms", 0.5, lambda d: physics("two_arms", sizes, device, seconds, d)),
+        ("train", 1.0, lambda d: train_stage(args, device, d))]
+    failed = []
+    for stage, share, fn in stages:
+        left = end - time.perf_counter()
+        if left < MIN_STAGE_SECONDS:
+            say(f"{stage}_skipped", "budget")
+            continue
+        deadline = time.perf_counter() + share * left
+        if not run_stage(stage, lambda fn=fn, deadline=deadline: fn(deadline), t0):
+            failed.append(stage)
     say("contact_overflows", sum(OVERFLOWS))
     say("total_seconds", time.perf_counter() - t0)
     if failed:
         raise SystemExit(f"gpu_check: {len(failed)} stage(s) failed: {', '.join(failed)} (see <stage>_error=)")
+
+
+def train_stage(args: argparse.Namespace, device: str, deadline: float) -> None:
+    """``gpu_train_fps``, training for ``--train-seconds`` or less: what is left before ``deadline`` minus 60 s for
+    start-up and the first epoch (``train_seconds=``)."""
+    budget = max(30.0, min(args.train_seconds, deadline - time.perf_counter() - 60.0))
+    if not args.dry_run:
+        say("train_seconds", budget)
+    say("gpu_train_fps", train_fps(args.dry_run, device, budget))
+
+
+@contextlib.contextmanager
+def tee(stream: Any, log: Any) -> Iterator[Any]:
+    """A text stream writing to ``stream`` and ``log``."""
+    class Tee(io.TextIOBase):
+        def write(self, text: str) -> int:
+            stream.write(text)
+            log.write(text)
+            return len(text)
+
+        def flush(self) -> None:
+            stream.flush()
+            log.flush()
+
+    yield Tee()
 
 
 def correctness(scene: str, worlds: int, device: str, steps: int) -> None:

@@ -82,6 +82,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import warp as wp  # noqa: E402
 
+# Warp logs a line per kernel module it loads (hundreds on a cold start): warnings only (set it back to
+# wp.LOG_INFO after importing this module to see them)
+wp.config.log_level = wp.LOG_WARNING
+
 from tasks.base import TaskConfigError  # noqa: E402
 from tasks.sim.base import BatchedSim, Scene, WorldFields  # noqa: E402
 from tasks.sim.config import ContactConfig  # noqa: E402
