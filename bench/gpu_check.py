@@ -1,6 +1,7 @@
 """The MuJoCo Warp device check: one script, about 8 minutes on one H200 with kernel compilation included.
 
     pip install -e ".[warp]"          # mujoco-warp, warp-lang from PyPI (setup.py extras), next to a CUDA torch
+    # or, on a machine without a registry: bench/device_setup.sh (docs/benchmarks.md, "Running the device check")
     python -m bench.gpu_check [--seconds 3] [--train-seconds 120] [--device cuda:0]
     python -m bench.gpu_check --dry-run   # the same code path at tiny sizes on Warp's CPU device
 
@@ -81,15 +82,24 @@ def _close(task: Any) -> None:
 
 
 def rollout(name: str, num_envs: int, sim: dict, device: str = "cpu", steps: int = 50,
-            seed: int = 3) -> dict[str, torch.Tensor]:
+            seed: int = 3, object_sizes: Any = None) -> dict[str, torch.Tensor]:
     """Joint positions ``[T, N, D]`` rad, object positions ``[T, N, 3]`` m, rewards and dones ``[T, N]`` (on the
     CPU) over ``steps`` control steps of seeded actions (uniform in [-0.5, 0.5]), random forces off.
+    ``object_sizes``: ``[N, 3]`` m, each env's object instead of the task's assignment (None: the assignment).
 
     After the reset each object is put flat on the table (1 mm above it, where the reset dropped it): a dropped
     cuboid lands on an edge and tumbles chaotically, so float32 and float64 would part within a few steps."""
     from tasks.allegro_kuka.scene import OBJECT_BASE_SIZE, TABLE_TOP
 
-    task = tasks.make(name, num_envs=num_envs, seed=seed, device=device, sim=sim, force_scale=0.0)
+    if object_sizes is None:
+        task = tasks.make(name, num_envs=num_envs, seed=seed, device=device, sim=sim, force_scale=0.0)
+    else:
+        from tasks.allegro_kuka.registry import FACTORIES
+        from tasks.allegro_kuka.task import AllegroKukaTask
+        from tasks.sim.config import sim_config
+
+        task = AllegroKukaTask(FACTORIES[name].variant.config({"force_scale": 0.0}), num_envs=num_envs, seed=seed,
+                               device=device, sim=sim_config(sim), object_sizes=object_sizes)
     gen = torch.Generator().manual_seed(7)
     task.reset()
     pos = task.sim.body_pos[:, task.object_body].clone()

@@ -43,6 +43,21 @@ def test_warp_task_matches_the_cpu_task(name: str) -> None:
     print(name, errors)  # pytest -s shows the measured differences
 
 
+def test_warp_matches_the_cpu_with_the_lightest_and_heaviest_objects() -> None:
+    """Issue 26 item 4: the parity rollout (50 steps) with the lightest (5 cm cube, 0.05 kg) and heaviest (15 x 12.5 x
+    10 cm, 0.75 kg) objects of the task's distribution, within the same tolerances."""
+    pytest.importorskip("mujoco_warp")
+    from bench.gpu_check import compare, rollout
+
+    sizes = np.array([[0.05, 0.05, 0.05], [0.15, 0.125, 0.1]])
+    errors = compare(rollout("AllegroKukaRegrasping", 2, {"backend": "mujoco_warp"}, steps=STEPS, object_sizes=sizes),
+                     rollout("AllegroKukaRegrasping", 2, {"backend": "mujoco", "num_threads": 1}, steps=STEPS,
+                             object_sizes=sizes))
+    assert errors["done"] == 1.0 and errors["dof"] < DOF_TOL and errors["obj"] < POS_TOL, errors
+    assert errors["reward"] < REWARD_TOL, errors
+    print(errors)
+
+
 @pytest.mark.slow
 def test_overflow_is_detected_counted_reset_and_stops_the_run() -> None:
     """A 25-row constraint buffer: world 0 (object dropped onto the table, 26-41 rows in contact) overflows,
