@@ -1,7 +1,7 @@
 """AllegroKukaRegrasping on MuJoCo (CPU): EPO vs PPO at the same wall-clock budget per run.
 
     python -m bench.allegro_learning [--minutes 90] [--seeds 1] [--algos EPO PPO] [--only EPO] [--fresh]
-                                     [--name allegro_learning]
+                                     [--name allegro_learning] [--compare NAME]
 
 Every run is a real ``train.py`` run with the task's CPU defaults (``cfg/task/AllegroKukaRegrasping.yaml``,
 ``cfg/task_train/AllegroKukaRegrasping.yaml``) that ends at ``max_seconds`` (``--minutes``), one run at a time.
@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, help="run only these algorithms now (others: cache)")
     parser.add_argument("--fresh", action="store_true", help="rerun cached runs")
     parser.add_argument("--name", default="allegro_learning", help="file stem of the PNG/JSON, the records' folder")
+    parser.add_argument("--compare", default=None, metavar="NAME",
+                        help="also draw the records of another --name (e.g. an earlier physics), as '<algo> (NAME)'")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {}
     for algo in args.algos:
@@ -141,6 +143,12 @@ def main() -> None:
                   f"{s['lift_rate_first10']:.3f} → {s['lift_rate_last10']:.3f}; successes/episode "
                   f"{s['successes_first10']:.3f} → {s['successes_last10']:.3f}; reward/step "
                   f"{s['reward_first10']:.4f} → {s['reward_last10']:.4f}", flush=True)
+    for algo in args.algos if args.compare else ():
+        for seed in args.seeds:
+            path = record_path(args.compare, algo, seed)
+            if path.exists():
+                record = json.loads(gzip.decompress(path.read_bytes()))
+                results.setdefault(f"{algo} ({args.compare})", []).append(record)
     fig, axes = plt.subplots(1, len(CURVES), figsize=(15, 4))
     table = {}
     for algo, runs in results.items():
