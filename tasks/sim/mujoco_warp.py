@@ -23,11 +23,11 @@ bool and clears them. An overflowed world is also flagged ``unstable`` (the task
 ``sim/contact_overflows``); more than ``max_overflow_fraction`` of the worlds in one step raises
 :class:`ContactOverflowError`. MuJoCo Warp's own overflow printing (``opt.warn_overflow``) is switched off.
 
-Resets. ``reset_dofs`` and ``reset_free_body`` end in one position/velocity pass with sensors (the CPU backend's
-``mjSTAGE_VEL`` forward) over every world; inside :meth:`~tasks.sim.base.BatchedSim.deferred_refresh` (the task's
-resets of one step) they share one. Measured on Warp's CPU device, 16 worlds, busy machine: that pass costs
-11-18 ms against 25-40 ms for a full ``forward`` and 75-105 ms for a physics step, so a step with resets went from
-a step plus two or three full passes to a step plus one such pass.
+Resets. ``reset_dofs`` and ``reset_free_body`` end in one sensor refresh over every world (kinematics,
+centre-of-mass positions and velocities, position/velocity sensors: what the CPU backend's ``mjSTAGE_VEL`` forward
+gives the sensors, without its collision pass); inside :meth:`~tasks.sim.base.BatchedSim.deferred_refresh` (the
+task's resets of one step) they share one. Before, each reset ran a full ``forward`` (collision, constraints,
+solver) over every world, two or three per step with resets.
 
 Divergence. A world whose sensors or ``qpos`` hold a non-finite value, or whose joint speeds exceed 1e4 rad/s,
 after a step is flagged ``unstable`` (the task resets it; ``sim/unstable_resets``). The joint speed cap keeps a NaN
@@ -261,18 +261,26 @@ class MujocoWarpBatchedSim(BatchedSim):
         self._reorder_quat()
 
     def _refresh_worlds(self, ids: list[torch.Tensor]) -> None:
-        """After the resets of ``ids``: one position/velocity pass with their sensors, as the CPU backend's
-        ``mjSTAGE_VEL`` forward (no actuation, acceleration or constraint solve). It covers every world: MuJoCo
-        Warp has no per-world mask, and recomputing an untouched world gives back its own values."""
+        """After the resets of ``ids``: the sensors recomputed from the new state, as the CPU backend's
+        ``mjSTAGE_VEL`` forward gives them, by kinematics, centre-of-mass positions and velocities and the
+        position/velocity sensors only (no collision, actuation or constraint solve: the next step computes those
+        from the state). The kernels cover every world (MuJoCo Warp has no per-world mask); an untouched
+        world's derived state is recomputed by the next step anyway; its sensors are put back, so that they keep
+        describing the state before the last substep, as on the CPU backend."""
+        reset = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        reset[torch.cat([i.reshape(-1) for i in ids])] = True
+        before = self._sd.clone()
         self._run("refresh", self._refresh_kernels)
+        self._sd.copy_(torch.where(reset[:, None], self._sd, before))
         self._refresh()
 
     def _refresh_kernels(self) -> None:
         m, d = self._m, self._d
-        mjw.fwd_position(m, d)
+        mjw.kinematics(m, d)
+        mjw.com_pos(m, d)
         d.sensordata.zero_()
         mjw.sensor_pos(m, d)
-        mjw.fwd_velocity(m, d)
+        mjw.com_vel(m, d)
         mjw.sensor_vel(m, d)
 
     def _forward_all(self) -> None:

@@ -207,13 +207,24 @@ def test_a_step_with_resets_makes_one_forward_pass(backend: str, monkeypatch: py
     else:
         import tasks.sim.mujoco_warp as mw
 
-        for name in ("forward", "fwd_position"):  # a full pass, or the reset's position/velocity pass
+        for name in ("forward", "kinematics"):  # a full pass, or the reset's sensor refresh
             inner = getattr(mw.mjw, name)
             monkeypatch.setattr(mw.mjw, name, lambda *a, _f=inner, **k: (calls.append(1), _f(*a, **k))[1])
-    per_step = []
+    per_step, after_physics = [], []
+    inner_step = task.sim.step
+    task.sim.step = lambda: (inner_step(), after_physics.append(task.sim.dof_pos.clone()))[0]
     for _ in range(3):
         calls.clear()
         _, _, done, _ = task.step(torch.zeros(2, task.num_actions))
         per_step.append((bool(done.any()), len(calls)))
-    assert any(d for d, _ in per_step) and all(n == int(d) for d, n in per_step), per_step
+        if done.any():
+            break
+    assert per_step[-1][0] and all(n == int(d) for d, n in per_step), per_step
+    # the reset envs' joints are the reset pose, the others' still what the physics step gave them
+    torch.testing.assert_close(task.sim.dof_pos[~done], after_physics[-1][~done], rtol=0, atol=0)
+    torch.testing.assert_close(task.sim.dof_pos[done], task.prev_targets[done], rtol=0, atol=1e-6)
+    if backend == "mujoco_warp":  # the reset worlds' sensors: what a full forward pass gives
+        refreshed = task.sim._sd.clone()
+        task.sim._forward_all()
+        torch.testing.assert_close(task.sim._sd[done], refreshed[done], rtol=1e-5, atol=1e-5)
     task.close()
