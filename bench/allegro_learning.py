@@ -157,7 +157,8 @@ def main() -> None:
         for ax, (key, label) in zip(axes, CURVES, strict=True):
             stack = np.vstack([smooth(grid, *curve(r["history"], key), top / 20) for r in runs])
             mean = np.nanmean(stack, 0)
-            ax.plot(grid, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+            label = algo if "(" in algo or not args.compare else f"{algo} ({args.name})"
+            ax.plot(grid, mean, label=f"{label}, {len(runs)} seed{'s' if len(runs) > 1 else ''}")
             if stack.shape[0] > 1:
                 se = np.nanstd(stack, 0) / math.sqrt(stack.shape[0])
                 ax.fill_between(grid, mean - se, mean + se, alpha=0.25)
