@@ -1,21 +1,22 @@
-"""Scripted top-down grasps of the 5 cm cube through the task's own ``step()``, and how long they hold.
+"""Scripted top-down grasps through the task's own ``step()``, and how long they hold.
 
-    python -m bench.grasp [--contacts pyramidal elliptic noslip ...] [--hold 10] [--png PATH]
+    python -m bench.grasp [--contacts elliptic elliptic+noslip4 ...] [--hold 10] [--rounds 3]
 
-Each world of one AllegroKukaRegrasping task (random forces off, cube only, no reset noise, no success)
-runs one scripted grasp: the arm moves the palm centre above the cube, descends, the hand closes to a fixed
-posture, the arm lifts the palm 20 cm and holds still for ``--hold`` seconds. The arm is driven through the
-task's incremental arm actions (at most 0.05 rad of target change per 60 Hz step), the hand through its
-absolute actions, so the grasp sees exactly the physics a policy sees. The worlds differ in the palm's
-offset from the cube (x, y, height) and in the hand posture: a grid of :data:`PLANS` imperfect grasps.
+Each world of one regrasping task (random forces off, no reset noise, no success) runs one scripted grasp: the arm
+moves the palm centre above the object, descends, the hand closes to a fixed posture, the arm lifts the palm 20 cm
+and holds still for ``--hold`` seconds. Arm and hand are driven through the task's actions (at most 0.05 rad of arm
+target change per 60 Hz step), so the grasp sees exactly the physics a policy sees. Three grasp sets
+(:data:`GRASP_SETS`): the tuning set :data:`PLANS` (the 5 cm cube at yaw 0, 36 palm offsets x 9 hand postures), and
+the wider sets of :func:`wide_plans` (the cube and three cuboids of the task's distribution, yaws 0-90 deg, aim
+errors within 1 cm; under the one-arm hand, and under each hand of the two-arm scene).
 
-Per contact setting (``sim.contact``, :data:`SETTINGS`) it prints: lifted (cube centre >= 10 cm above its
-rest height after the lift), held (lifted and the cube's position in the palm frame drifts <= 2 cm over the
-hold), the median drift of the lifted grasps, and the raw physics rate of the one- and two-arm scenes
-(:func:`bench.physics_limit.physics_steps_per_second`, 256 worlds, rounds alternating between settings).
-It also prints env-steps/s of the one- and two-arm tasks per setting with and without the joint speed limits
-(:func:`env_rates`). Last line: ``grasp_hold_rate=<float>``, the share of lifted grasps that hold with the
-default setting.
+Per contact setting (``sim.contact``, :data:`SETTINGS`) and grasp set it prints: lifted (object centre >= 10 cm
+above its rest height after the lift), held (lifted and the object's position in the palm frame drifts <= 2 cm over
+the hold), the median drift of the lifted grasps over the hold and over its last half (settle); then the raw
+physics rate of the one- and two-arm scenes (:func:`bench.physics_limit.physics_steps_per_second`, 256 worlds,
+rounds alternating between settings) and env-steps/s per setting with and without the joint speed limits
+(:func:`env_rates`). Last lines, over both wide sets with the default setting: ``grasp_lifted=``,
+``grasp_hold_rate=`` (held / lifted) and ``grasp_settle_mm=`` (median drift over the last half of the hold).
 """
 
 from __future__ import annotations

@@ -142,8 +142,7 @@ class AllegroKukaTask(BatchedTask):
         """Reset every env. Returns obs ``[N, O]`` float32."""
         ids = torch.arange(self.num_envs, device=self.device)
         self.successes = torch.zeros_like(self.successes)
-        with self.sim.deferred_refresh():
-            self._reset_envs(ids)
+        self._reset_envs(ids)
         self.reward.zero_()
         self._needs_reset = False
         return self._observe(self._geometry())
@@ -157,8 +156,7 @@ class AllegroKukaTask(BatchedTask):
         ids = env_ids.nonzero().squeeze(-1) if env_ids.dtype == torch.bool else env_ids.long().reshape(-1)
         ids = ids.to(self.device)
         if ids.numel():
-            with self.sim.deferred_refresh():
-                self._reset_envs(ids)
+            self._reset_envs(ids)
             self.reward[ids] = 0.0
         return self._observe(self._geometry())
 
@@ -367,7 +365,8 @@ class AllegroKukaTask(BatchedTask):
         self.best_fingertip_dist[ids] = -1.0
 
     def _reset_envs(self, ids: torch.Tensor) -> None:
-        """Episode reset of ``ids`` (§5.4, §8): robot, object, goal, counters, random-force state."""
+        """Episode reset of ``ids`` (§5.4, §8): robot, object, goal, counters, random-force state; one simulator
+        refresh for all of it (:meth:`~tasks.sim.base.BatchedSim.deferred_refresh`)."""
         cfg, n = self.cfg, ids.numel()
         self.prev_episode_successes[ids] = self.successes[ids]
         self.successes = self.successes.index_fill(0, ids, 0.0)  # out of place, as lifted
@@ -375,13 +374,13 @@ class AllegroKukaTask(BatchedTask):
         pos, vel = S.sample_dof_states(
             n, self.default_dof_pos, self.dof_lower, self.dof_upper, self.generator,
             pos_interval=self.reset_pos_interval, vel_interval=cfg.reset_dof_vel_random_interval)
-        self.sim.reset_dofs(ids, pos, vel)
         self.prev_targets[ids] = pos
         self.forces[ids] = 0.0
         if cfg.force_scale > 0.0:
             low, high = cfg.force_prob_range
             self.force_prob[ids] = S.sample_force_probabilities(n, low, high, self.generator, self.device)
-        if not cfg.resets_object_on_goal:
-            self._reset_objects(ids)
-        self._new_goals(ids)
-
+        with self.sim.deferred_refresh():
+            self.sim.reset_dofs(ids, pos, vel)
+            if not cfg.resets_object_on_goal:
+                self._reset_objects(ids)
+            self._new_goals(ids)
